@@ -1,0 +1,52 @@
+"""The `podshm` command: one entry point, one sub-command group per responsibility.
+
+Each group lives next to the code it drives and registers itself through a
+``register(subparsers)`` function, so this file only wires them together.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from podshm.errors import PodshmError
+
+# (sub-command, module that owns it). Imported lazily so `podshm --help` stays fast.
+GROUPS: tuple[tuple[str, str], ...] = (
+    ("cluster", "podshm.localcluster.cli"),
+    ("image", "podshm.image.cli"),
+    ("run", "podshm.runner"),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the full parser; every group adds its own sub-commands."""
+    parser = argparse.ArgumentParser(
+        prog="podshm",
+        description="Conformance suite for IPC and /dev/shm inside Kubernetes pods.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for _name, module in GROUPS:
+        importlib.import_module(module).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one sub-command; errors meant for users exit 2 with one clear line."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except PodshmError as err:
+        print(f"podshm: error: {err.cause}", file=sys.stderr)
+        if err.fix:
+            print(f"podshm: fix: {err.fix}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("podshm: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
