@@ -1,0 +1,1 @@
+"""podshm's own single-node Kubernetes, built from upstream components (`podshm cluster`)."""

@@ -1,0 +1,166 @@
+"""Tear down what the local cluster left on the machine, live or dead.
+
+Used by `podshm cluster down` and by `up` when it finds a cluster whose
+processes are gone but whose state is still there (a killed session): the
+daemons (by recorded PID), container processes in our own cgroup tree, the
+containerd shims of our socket, every mount under the state directory, the CNI
+bridge, the cgroups and the state directory itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from podshm.localcluster import daemons
+from podshm.localcluster.configs import BRIDGE
+from podshm.localcluster.layout import Layout
+
+# Reverse start order: the kubelet first so it does not restart what we kill.
+DAEMONS = (
+    "kubelet",
+    "kube-scheduler",
+    "kube-controller-manager",
+    "kube-apiserver",
+    "containerd",
+    "etcd",
+)
+CGROUP_PARENT = "podshm"
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def cgroup_dirs() -> list[Path]:
+    """Our cgroup parent in every mounted hierarchy (cgroup v1 has one per controller)."""
+    dirs = []
+    for hierarchy in sorted(CGROUP_ROOT.iterdir()) if CGROUP_ROOT.is_dir() else []:
+        if (hierarchy / "cgroup.procs").exists() and not hierarchy.is_symlink():
+            dirs.append(hierarchy / CGROUP_PARENT)
+    if (CGROUP_ROOT / "cgroup.procs").exists():  # pure cgroup v2
+        dirs = [CGROUP_ROOT / CGROUP_PARENT]
+    return dirs
+
+
+def ensure_cgroups() -> None:
+    """Create the kubelet's cgroupRoot (``/podshm``) so pods never land in a shared tree."""
+    for d in cgroup_dirs():
+        d.mkdir(exist_ok=True)
+
+
+def _pids_in(tree: Path) -> set[int]:
+    pids: set[int] = set()
+    for procs in tree.rglob("cgroup.procs"):
+        try:
+            pids.update(int(p) for p in procs.read_text().split())
+        except OSError:
+            continue
+    return pids
+
+
+def _shim_pids(layout: Layout) -> set[int]:
+    """containerd shims started for our socket: they outlive containerd itself."""
+    needle = str(layout.containerd_socket).encode()
+    pids = set()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"containerd-shim" in cmdline and needle in cmdline:
+            pids.add(int(proc.name))
+    return pids
+
+
+def kill_workloads(layout: Layout) -> int:
+    """SIGKILL every container process in our cgroups and our shims; return how many."""
+    pids = _shim_pids(layout)
+    for tree in cgroup_dirs():
+        if tree.is_dir():
+            pids |= _pids_in(tree)
+    pids.discard(os.getpid())
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in pids):
+        time.sleep(0.1)
+    return len(pids)
+
+
+def mounts_under(root: Path) -> list[str]:
+    """Mount points at or below ``root`` (from mountinfo), deepest first."""
+    prefix = str(root.resolve()) if root.exists() else str(root)
+    points = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        point = line.split()[4].encode().decode("unicode_escape")
+        if point == prefix or point.startswith(prefix + "/"):
+            points.append(point)
+    return sorted(set(points), key=lambda p: p.count("/"), reverse=True)
+
+
+def unmount_all(root: Path) -> list[str]:
+    """Lazily unmount everything below ``root`` (overlay rootfs, shm, tmpfs volumes, netns)."""
+    done = []
+    for _ in range(5):  # stacked mounts reappear underneath: repeat until none is left
+        points = mounts_under(root)
+        if not points:
+            break
+        for point in points:
+            subprocess.run(["umount", "-l", point], capture_output=True)
+            done.append(point)
+    return done
+
+
+def _remove_cgroups() -> None:
+    for tree in cgroup_dirs():
+        if not tree.is_dir():
+            continue
+        for sub in sorted((p for p in tree.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+            with contextlib.suppress(OSError):
+                sub.rmdir()
+        with contextlib.suppress(OSError):
+            tree.rmdir()
+
+
+def delete_bridge() -> bool:
+    """Delete the CNI bridge (its veths went with the pods' network namespaces)."""
+    if not Path(f"/sys/class/net/{BRIDGE}").exists():
+        return False
+    subprocess.run(["ip", "link", "delete", BRIDGE], capture_output=True)
+    return True
+
+
+def teardown(layout: Layout, *, remove_state: bool = True) -> dict[str, object]:
+    """Leave nothing of the cluster behind; safe on a live, dead or half-started cluster."""
+    stopped = [name for name in DAEMONS if daemons.stop(layout, name)]
+    killed = kill_workloads(layout)
+    unmounted = unmount_all(layout.root)
+    bridge = delete_bridge()
+    _remove_cgroups()
+    if remove_state and layout.root.exists():
+        shutil.rmtree(layout.root, ignore_errors=True)
+    return {
+        "stopped": stopped,
+        "killed_processes": killed,
+        "unmounted": len(unmounted),
+        "bridge_deleted": bridge,
+    }
+
+
+def leftovers(layout: Layout) -> list[str]:
+    """Everything of the cluster still on the machine (empty after a clean `down`)."""
+    found = [f"process {name}" for name in DAEMONS if daemons.running(layout, name)]
+    found += [f"shim pid {pid}" for pid in sorted(_shim_pids(layout))]
+    found += [f"mount {point}" for point in mounts_under(layout.root)]
+    if Path(f"/sys/class/net/{BRIDGE}").exists():
+        found.append(f"network interface {BRIDGE}")
+    found += [f"cgroup {d}" for d in cgroup_dirs() if d.is_dir()]
+    if layout.root.exists():
+        found.append(f"state directory {layout.root}")
+    return found

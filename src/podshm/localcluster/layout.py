@@ -1,0 +1,88 @@
+"""Where the local cluster keeps things: a cache that survives, state that `down` removes."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+CLUSTER_NAME = "podshm"
+CONTEXT_NAME = "podshm-local"
+
+
+def cache_dir() -> Path:
+    """Built binaries and images, reused by every later run (never inside the work tree)."""
+    path = Path(os.environ.get("PODSHM_CACHE_DIR", "~/.cache/podshm")).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def repo_build_dir() -> Path | None:
+    """The committed wrapper modules (``build/``) when running from a checkout."""
+    candidate = Path(__file__).resolve().parents[3] / "build"
+    return candidate if candidate.is_dir() else None
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Every path of one local cluster's state, all below ``root``."""
+
+    root: Path
+
+    @classmethod
+    def default(cls) -> Layout:
+        return cls(Path(os.environ.get("PODSHM_STATE_DIR", "/var/lib/podshm")) / CLUSTER_NAME)
+
+    @property
+    def pki(self) -> Path:
+        return self.root / "pki"
+
+    @property
+    def etcd_data(self) -> Path:
+        return self.root / "etcd"
+
+    @property
+    def containerd_root(self) -> Path:
+        return self.root / "containerd" / "root"
+
+    @property
+    def containerd_state(self) -> Path:
+        return self.root / "containerd" / "state"
+
+    @property
+    def containerd_socket(self) -> Path:
+        return self.root / "containerd" / "containerd.sock"
+
+    @property
+    def kubelet_root(self) -> Path:
+        return self.root / "kubelet"
+
+    @property
+    def cni_conf(self) -> Path:
+        return self.root / "cni" / "net.d"
+
+    @property
+    def cni_data(self) -> Path:
+        return self.root / "cni" / "ipam"
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def pids(self) -> Path:
+        return self.root / "pids"
+
+    @property
+    def admin_kubeconfig(self) -> Path:
+        """Stable path printed by `podshm cluster kubeconfig`."""
+        return self.root / "admin.kubeconfig"
+
+    @property
+    def info(self) -> Path:
+        """What `up` started: versions and binaries, for `status`."""
+        return self.root / "cluster.json"
