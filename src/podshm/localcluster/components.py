@@ -15,8 +15,7 @@ DEFAULT_K8S_VERSION = "v1.37.2"
 # containerd 2.x: Kubernetes 1.36+ warns that containerd 1.x loses support in 1.38
 # (no RuntimeConfig CRI call); 2.3 is the line Kubernetes 1.37 is tested against.
 DEFAULT_CONTAINERD_VERSION = "v2.3.7"
-# The runc containerd 2.3 is tested with (script/setup/runc-version); Debian's 1.1.5
-# cannot start containers for containerd 2.3 on this kernel ("can't get final child's PID").
+# The runc containerd 2.3 is tested with (script/setup/runc-version); Debian's is 1.1.5.
 DEFAULT_RUNC_VERSION = "v1.5.2"
 # The etcd that Kubernetes 1.37 ships with (build/dependencies.yaml).
 DEFAULT_ETCD_VERSION = "v3.7.0"

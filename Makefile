@@ -1,0 +1,17 @@
+# The two commands of README.md. Both do all the set-up on a fresh Debian machine.
+.PHONY: suite test lint
+
+# Run the conformance suite against the current kube context, or against podshm's
+# own local cluster when there is none (built and started on first use).
+suite:
+	bash scripts/bootstrap.sh
+	.venv/bin/podshm run --start-cluster $(ARGS)
+
+# Run the project's own tests: lint, unit, host IPC, image, plugin (pytester), the
+# local cluster's integration tests and the whole suite against that real cluster.
+test:
+	bash scripts/test.sh
+
+lint:
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Set up a fresh Debian machine for podshm: system packages, then a virtualenv at
+# .venv with podshm installed (editable) and its development tools. Idempotent.
+#
+#   containernetworking-plugins  the CNI bridge/host-local/loopback plugins of the local cluster
+#   iproute2, mount             network interfaces and mounts (cluster teardown)
+#   gcc, libseccomp-dev, pkg-config  build runc with seccomp (RuntimeDefault profiles)
+#   + scripts/install-image-deps.sh: mmdebstrap and friends for the offline test image
+# Go (1.26+, for Kubernetes, containerd, etcd and runc) must be on PATH; an older go
+# fetches the right toolchain itself through the Go module proxy (GOTOOLCHAIN=auto).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [[ ${EUID:-$(id -u)} -ne 0 ]]; then
+  echo "bootstrap: needs root (apt-get, and the local cluster runs as root); run with sudo" >&2
+  exit 2
+fi
+
+packages=(containernetworking-plugins iproute2 mount gcc libseccomp-dev pkg-config python3-venv)
+missing=()
+for pkg in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+  [[ $status == "install ok installed" ]] || missing+=("$pkg")
+done
+if [[ ${#missing[@]} -gt 0 ]]; then
+  echo "bootstrap: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+bash scripts/install-image-deps.sh
+
+if ! command -v go >/dev/null; then
+  echo "bootstrap: Go is not on PATH; install Go 1.26 or newer (needed to build Kubernetes)" >&2
+  exit 2
+fi
+
+python=${PYTHON:-python3}
+if [[ ! -x .venv/bin/python ]]; then
+  "$python" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[dev]'
+echo "bootstrap: ready (.venv/bin/podshm, .venv/bin/pytest)"

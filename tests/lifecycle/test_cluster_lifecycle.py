@@ -1,0 +1,87 @@
+"""`podshm cluster down` leaves nothing behind, and `up` recovers a killed cluster.
+
+These run last (they take the local cluster down): a session that is killed
+leaves the cluster's processes dead but its state (PID files, mounts, the CNI
+bridge, containerd state) on disk, and the next `up` must cope with exactly that.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from podshm.localcluster import cleanup, daemons
+from podshm.localcluster.configs import BRIDGE
+from podshm.localcluster.layout import Layout, cache_dir
+
+pytestmark = pytest.mark.run_last(2)
+
+
+def podshm(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "podshm.cli", *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def cluster_processes() -> list[str]:
+    """Every process running a binary from podshm's build cache (daemons, shims, runc)."""
+    bins = str(cache_dir() / "bin")
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            exe = os.readlink(proc / "exe")
+        except OSError:
+            continue
+        if exe.startswith(bins):
+            found.append(f"{proc.name} {exe}")
+    return found
+
+
+def assert_nothing_left(layout: Layout) -> None:
+    assert cleanup.leftovers(layout) == []
+    assert cluster_processes() == []
+    assert not Path(f"/sys/class/net/{BRIDGE}").exists()
+    assert not [p for p in cleanup.mounts_under(layout.root)]
+    veths = [
+        n for n in os.listdir("/sys/class/net") if Path(f"/sys/class/net/{n}/master").exists()
+        and os.path.basename(os.readlink(f"/sys/class/net/{n}/master")) == BRIDGE
+    ]
+    assert veths == []
+
+
+def test_down_leaves_nothing_and_up_recovers_from_a_killed_cluster() -> None:
+    layout = Layout.default()
+    # A live cluster (the suite ran on it): down must leave nothing.
+    result = podshm("cluster", "down")
+    assert result.returncode == 0, result.stderr
+    assert_nothing_left(layout)
+
+    up = podshm("cluster", "up")
+    assert up.returncode == 0, up.stderr
+    assert podshm("cluster", "status").returncode == 0
+
+    # Simulate the end of a session: every process killed, state left on disk.
+    for name in cleanup.DAEMONS:
+        pid = daemons.running(layout, name)
+        assert pid is not None, f"{name} not running after up"
+        os.kill(pid, signal.SIGKILL)
+    for line in cluster_processes():
+        os.kill(int(line.split()[0]), signal.SIGKILL)
+    assert layout.root.exists()
+    assert podshm("cluster", "status").returncode == 1
+
+    recovered = podshm("cluster", "up")
+    assert recovered.returncode == 0, recovered.stderr
+    assert "cleaning up the state of a stopped or broken cluster" in recovered.stderr
+    assert podshm("cluster", "status").returncode == 0
+
+    final = podshm("cluster", "down")
+    assert final.returncode == 0, final.stderr
+    assert_nothing_left(layout)
