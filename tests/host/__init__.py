@@ -1,0 +1,1 @@
+"""Host tests: real IPC between podshm-ipc processes, no Kubernetes."""
