@@ -12,7 +12,9 @@ bash scripts/bootstrap.sh
 .venv/bin/podshm cluster up
 PODSHM_KUBECONFIG=$(.venv/bin/podshm cluster kubeconfig)
 PODSHM_IMAGE=$(.venv/bin/podshm image build --print-ref)
-export PODSHM_KUBECONFIG PODSHM_IMAGE
+# The images were imported by `cluster up`: never try to pull (there is no registry).
+PODSHM_PULL_POLICY=Never
+export PODSHM_KUBECONFIG PODSHM_IMAGE PODSHM_PULL_POLICY
 
 mkdir -p reports
 rc=0

@@ -50,7 +50,9 @@ def assert_nothing_left(layout: Layout) -> None:
     assert not Path(f"/sys/class/net/{BRIDGE}").exists()
     assert not [p for p in cleanup.mounts_under(layout.root)]
     veths = [
-        n for n in os.listdir("/sys/class/net") if Path(f"/sys/class/net/{n}/master").exists()
+        n
+        for n in os.listdir("/sys/class/net")
+        if Path(f"/sys/class/net/{n}/master").exists()
         and os.path.basename(os.readlink(f"/sys/class/net/{n}/master")) == BRIDGE
     ]
     assert veths == []

@@ -37,7 +37,7 @@ BUILDER_VERSION = 1
 
 TEST_IMAGE_REPO = "podshm.local/podshm-test"
 KEEP_TEST_IMAGES = 3
-"""Older test-image archives are deleted: every podshm source edit makes a new one."""
+"""Older test-image archives are deleted: every edit of the helper programs makes a new one."""
 TEST_IMAGE_CONFIG = oci.ImageConfig(
     user=f"{rootfs.USER_ID}:{rootfs.USER_ID}",
     cmd=("sleep", "infinity"),

@@ -56,15 +56,27 @@ def package_version() -> str:
         return podshm.__version__
 
 
+IMAGE_PAYLOAD = ("__init__.py", "py.typed", "ipc")
+"""What of podshm the image needs: the helper programs only (they import nothing else of
+podshm), so an edit to the plugin or the cluster code does not make a new image."""
+
+
 def source_files(pkg_dir: Path) -> list[Path]:
     """Files of the package that go into the image, sorted; bytecode is left out."""
+    found = [pkg_dir / name for name in IMAGE_PAYLOAD if (pkg_dir / name).is_file()]
+    for top in (pkg_dir / name for name in IMAGE_PAYLOAD if (pkg_dir / name).is_dir()):
+        found += _walk(top)
+    return sorted(found, key=lambda p: p.relative_to(pkg_dir).as_posix())
+
+
+def _walk(top: Path) -> list[Path]:
     found = []
-    for dirpath, dirnames, filenames in os.walk(pkg_dir):
+    for dirpath, dirnames, filenames in os.walk(top):
         dirnames[:] = sorted(d for d in dirnames if d not in _IGNORED_DIRS)
         for name in filenames:
             if not name.endswith(_IGNORED_SUFFIXES):
                 found.append(Path(dirpath, name))
-    return sorted(found, key=lambda p: p.relative_to(pkg_dir).as_posix())
+    return found
 
 
 def source_digest(pkg_dir: Path) -> str:
