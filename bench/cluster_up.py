@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""Benchmark of the local cluster: build time, `up` time, pod create-to-exec latency.
+
+Prints figures; asserts nothing. Run as root from a checkout:
+
+    .venv/bin/python bench/cluster_up.py            # warm up time and latency (20 pods)
+    .venv/bin/python bench/cluster_up.py --cold     # also a cold build in an empty cache
+
+Pod latency is measured from the create call to the first successful exec of
+`true` in the container (the Kubernetes exec API), against `ctr run --rm` of the
+same image on the same containerd (create + start + exit of `true`): the ratio
+is what Kubernetes adds on top of the runtime.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from podshm import manifests
+from podshm.image import build_test_image
+from podshm.kube.cluster import open_cluster
+from podshm.kube.namespaces import NamespaceManager, new_run_id
+from podshm.kube.pods import PodHandle, create_pod, wait_for_pod
+from podshm.localcluster import cluster, components, gobuild
+from podshm.localcluster.layout import Layout
+
+
+def timed(label: str, fn) -> float:
+    started = time.monotonic()
+    fn()
+    elapsed = time.monotonic() - started
+    print(f"{label:<44} {elapsed:8.1f} s", flush=True)
+    return elapsed
+
+
+def cold_build(version: str) -> None:
+    """Build every component into empty caches (module downloads still come from GOMODCACHE)."""
+    with tempfile.TemporaryDirectory(prefix="podshm-cold-") as tmp:
+        env = {"PODSHM_CACHE_DIR": f"{tmp}/cache", "GOCACHE": f"{tmp}/gocache"}
+        old = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            for comp in (
+                components.etcd(),
+                components.containerd(),
+                components.runc(),
+                gobuild.kubernetes(version),
+            ):
+                timed(f"cold build {comp.name} {comp.version}", lambda c=comp: gobuild.build(c))
+        finally:
+            for k, v in old.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def pod_latencies(image: str, count: int) -> list[float]:
+    layout = Layout.default()
+    target = open_cluster(str(layout.admin_kubeconfig), None)
+    namespaces = NamespaceManager(target.api, "podshm-bench", new_run_id())
+    ns = namespaces.create()
+    out = []
+    try:
+        for i in range(count):
+            pod = manifests.render(
+                "bench-single.yaml", {"IMAGE": image, "NAME": f"lat-{i}", "PULL_POLICY": "Never"}
+            )
+            started = time.monotonic()
+            create_pod(target.api, ns.name, pod)
+            wait_for_pod(target.api, ns.name, f"lat-{i}", poll=0.02, timeout=120)
+            handle = PodHandle(target.api, ns.name, pod)
+            result = handle.exec("main", ["true"], timeout=60)
+            out.append(time.monotonic() - started)
+            if result.exit_code != 0:
+                raise SystemExit(f"exec failed: {result.describe()}")
+    finally:
+        namespaces.delete_all()
+    return out
+
+
+def ctr_latencies(image: str, count: int) -> list[float]:
+    layout = Layout.default()
+    ctr = Path(cluster._read_info(layout).binaries["ctr"])
+    base = [str(ctr), "--address", str(layout.containerd_socket), "-n", "k8s.io"]
+    out = []
+    for i in range(count):
+        started = time.monotonic()
+        proc = subprocess.run(
+            [*base, "run", "--rm", image, f"podshm-bench-{i}", "true"], capture_output=True
+        )
+        if proc.returncode != 0:
+            raise SystemExit(f"ctr run failed: {proc.stderr.decode()[-2000:]}")
+        out.append(time.monotonic() - started)
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--k8s-version", default=components.DEFAULT_K8S_VERSION)
+    parser.add_argument("--pods", type=int, default=20)
+    parser.add_argument("--cold", action="store_true", help="also time a cold build (minutes)")
+    args = parser.parse_args()
+
+    if args.cold:
+        cold_build(args.k8s_version)
+    timed("warm build check (all cached)", lambda: cluster.build_binaries(args.k8s_version))
+    image = build_test_image()
+    images = {image.ref: image.archive_path}
+    timed("cluster down", lambda: cluster.down())
+    timed(
+        "warm up to a Ready node (images imported)",
+        lambda: cluster.up(args.k8s_version, images=images),
+    )
+
+    pods = pod_latencies(image.ref, args.pods)
+    runs = ctr_latencies(image.ref, args.pods)
+    print(f"\n{'':<28}{'p50':>9}{'p90':>9}{'mean':>9}   (seconds, n={args.pods})")
+    for label, values in (("pod create -> exec", pods), ("ctr run --rm (true)", runs)):
+        print(
+            f"{label:<28}{percentile(values, 0.5):9.3f}{percentile(values, 0.9):9.3f}"
+            f"{statistics.mean(values):9.3f}"
+        )
+    ratio = percentile(pods, 0.5) / percentile(runs, 0.5)
+    print(f"{'ratio pod / ctr (p50)':<28}{ratio:9.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
