@@ -1,0 +1,162 @@
+"""What the cluster is: versions, nodes, runtimes, kernels and memory.
+
+These facts head the report (so a result can be traced to the cluster that produced it) and
+feed the expected /dev/shm sizes (node allocatable memory, kubelet version).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+from kubernetes.utils import parse_quantity
+
+from podshm.kube.api import KubeApi, api_error_message
+
+
+def quantity_bytes(value: Any) -> int | None:
+    """A quantity as whole bytes, rounded up like Go's ``Quantity.Value()``; None if absent."""
+    if value is None or value == "":
+        return None
+    return math.ceil(parse_quantity(value))
+
+
+def parse_version(text: str | None) -> tuple[int, int] | None:
+    """(major, minor) from a gitVersion like ``v1.37.2`` or ``v1.31.4-eks-1234``."""
+    match = re.match(r"v?(\d+)\.(\d+)", text or "")
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+@dataclass(frozen=True)
+class NodeFacts:
+    """One node as the report and the expectations need it."""
+
+    name: str
+    ready: bool
+    kubelet_version: str
+    container_runtime: str  # "containerd://2.1.4", "cri-o://1.33.0"
+    kernel_version: str
+    os_image: str
+    architecture: str
+    allocatable_memory_bytes: int | None
+    capacity_memory_bytes: int | None
+
+    @property
+    def runtime_name(self) -> str:
+        """``containerd``, ``cri-o``, ``docker``..."""
+        return self.container_runtime.split("://", 1)[0]
+
+    @property
+    def runtime_version(self) -> str:
+        """The runtime's version without the scheme."""
+        return self.container_runtime.split("://", 1)[-1]
+
+    @property
+    def kubelet_minor(self) -> tuple[int, int] | None:
+        """(major, minor) of the kubelet: it, not the API server, mounts /dev/shm volumes."""
+        return parse_version(self.kubelet_version)
+
+    @classmethod
+    def from_node(cls, node: dict[str, Any]) -> NodeFacts:
+        """Read a Node object (camelCase dict)."""
+        status = node.get("status") or {}
+        info = status.get("nodeInfo") or {}
+        allocatable = status.get("allocatable") or {}
+        capacity = status.get("capacity") or {}
+        ready = any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in status.get("conditions") or []
+        )
+        return cls(
+            name=str((node.get("metadata") or {}).get("name", "")),
+            ready=ready,
+            kubelet_version=str(info.get("kubeletVersion", "")),
+            container_runtime=str(info.get("containerRuntimeVersion", "")),
+            kernel_version=str(info.get("kernelVersion", "")),
+            os_image=str(info.get("osImage", "")),
+            architecture=str(info.get("architecture", "")),
+            allocatable_memory_bytes=quantity_bytes(allocatable.get("memory")),
+            capacity_memory_bytes=quantity_bytes(capacity.get("memory")),
+        )
+
+    def describe(self) -> str:
+        """One line for the report header."""
+        mem = (
+            f"{self.allocatable_memory_bytes / 2**30:.1f} GiB allocatable"
+            if self.allocatable_memory_bytes
+            else "allocatable memory unknown"
+        )
+        return (
+            f"{self.name}: {'Ready' if self.ready else 'NotReady'}, kubelet {self.kubelet_version}"
+            f", {self.container_runtime}, kernel {self.kernel_version}, {self.os_image}, {mem}"
+        )
+
+
+@dataclass(frozen=True)
+class ClusterFacts:
+    """The cluster a run talks to."""
+
+    api_server_url: str
+    context: str
+    server_version: str
+    nodes: tuple[NodeFacts, ...] = ()
+    nodes_error: str | None = None
+    platform: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def server_minor(self) -> tuple[int, int] | None:
+        """(major, minor) of the API server."""
+        return parse_version(self.server_version)
+
+    def node(self, name: str | None) -> NodeFacts | None:
+        """The node called ``name``, if the run could list nodes."""
+        return next((n for n in self.nodes if n.name == name), None)
+
+    def runtimes(self) -> list[str]:
+        """Distinct container runtimes across nodes."""
+        return sorted({n.container_runtime for n in self.nodes})
+
+    def kernels(self) -> list[str]:
+        """Distinct kernel versions across nodes."""
+        return sorted({n.kernel_version for n in self.nodes})
+
+    def header_lines(self, image: str) -> list[str]:
+        """The lines podshm adds to pytest's report header."""
+        lines = [
+            f"podshm: API server {self.api_server_url} (context {self.context}), "
+            f"Kubernetes {self.server_version}",
+        ]
+        if self.nodes_error:
+            lines.append(f"podshm: nodes unknown: {self.nodes_error}")
+        for node in self.nodes:
+            lines.append(f"podshm: node {node.describe()}")
+        lines.append(
+            "podshm: container runtime "
+            + (", ".join(self.runtimes()) or "unknown")
+            + "; kernel "
+            + (", ".join(self.kernels()) or "unknown")
+        )
+        lines.append(f"podshm: test image {image}")
+        return lines
+
+
+def gather_facts(api: KubeApi, context: str, version: dict[str, Any]) -> ClusterFacts:
+    """Collect facts; a forbidden node list degrades to "nodes unknown" instead of failing."""
+    nodes: tuple[NodeFacts, ...] = ()
+    nodes_error = None
+    try:
+        nodes = tuple(NodeFacts.from_node(n) for n in api.list_nodes())
+    except ApiException as err:
+        nodes_error = f"cannot list nodes (HTTP {err.status}: {api_error_message(err)})"
+    return ClusterFacts(
+        api_server_url=api.host,
+        context=context,
+        server_version=str(version.get("gitVersion", "unknown")),
+        nodes=nodes,
+        nodes_error=nodes_error,
+        platform=str(version.get("platform", "")),
+    )

@@ -1,0 +1,126 @@
+"""Per-process run state: settings, run id, the one cluster connection (or its error).
+
+Connecting once and caching the failure is what turns "API server unreachable" into one
+clear line for the first test and an instant identical failure for the rest, instead of a
+probe timeout per test.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from podshm.errors import PodshmError
+from podshm.expectations import Override, load_overrides
+from podshm.kube.cluster import Cluster, open_cluster
+from podshm.kube.namespaces import NamespaceManager, new_run_id, validate_run_id
+from podshm.plugin.options import Settings, settings_from_config
+
+RUN_ID_ENV = "PODSHM_RUN_ID"
+WORKERINPUT_RUN_ID = "podshm_run_id"
+
+
+@dataclass
+class ShmRow:
+    """One line of the /dev/shm summary table."""
+
+    scenario: str
+    expected: int | None
+    observed: int | None
+    verdict: str
+    outcome: str = ""
+
+
+@dataclass
+class RunState:
+    """Everything the plugin keeps for one pytest process."""
+
+    config: pytest.Config
+    run_id: str
+    worker: str
+    settings: Settings | None = None
+    settings_error: PodshmError | None = None
+    overrides: dict[str, Override] = field(default_factory=dict)
+    _cluster: Cluster | None = None
+    _cluster_error: PodshmError | None = None
+    namespace_manager: NamespaceManager | None = None
+    shm_rows: list[ShmRow] = field(default_factory=list)
+    outcomes: dict[str, str] = field(default_factory=dict)
+    saw_namespaces: bool = False
+
+    @property
+    def is_worker(self) -> bool:
+        """True inside an xdist worker."""
+        return hasattr(self.config, "workerinput")
+
+    def require_settings(self) -> Settings:
+        """The resolved settings, or the configuration error as a PodshmError."""
+        if self.settings is None:
+            raise self.settings_error or PodshmError("podshm settings were not resolved", None)
+        return self.settings
+
+    @property
+    def connected(self) -> bool:
+        """Whether a connection has been established in this process."""
+        return self._cluster is not None
+
+    def cluster(self) -> Cluster:
+        """The session's cluster; connects on first use and caches success or failure."""
+        if self._cluster is not None:
+            return self._cluster
+        if self._cluster_error is not None:
+            raise self._cluster_error
+        try:
+            settings = self.require_settings()
+            self._cluster = open_cluster(settings.kubeconfig, settings.context)
+        except PodshmError as err:
+            self._cluster_error = err
+            raise
+        return self._cluster
+
+    def namespaces(self) -> NamespaceManager:
+        """This process's namespace manager (needs the cluster)."""
+        if self.namespace_manager is None:
+            settings = self.require_settings()
+            self.namespace_manager = NamespaceManager(
+                self.cluster().api, settings.namespace_prefix, self.run_id, self.worker
+            )
+        return self.namespace_manager
+
+
+STATE_KEY = pytest.StashKey[RunState]()
+
+
+def make_state(config: pytest.Config) -> RunState:
+    """Create the state at configure time; configuration errors are kept, not raised.
+
+    Raising here would break ``pytest --help``; the error surfaces at session start instead.
+    """
+    workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        run_id = str(workerinput.get(WORKERINPUT_RUN_ID) or new_run_id())
+        worker = str(workerinput.get("workerid", "gw"))
+    else:
+        run_id = os.environ.get(RUN_ID_ENV) or new_run_id()
+        worker = "main"
+    state = RunState(config=config, run_id=run_id, worker=worker)
+    try:
+        validate_run_id(run_id)
+        state.settings = settings_from_config(config)
+    except PodshmError as err:
+        state.settings_error = err
+    return state
+
+
+def get_state(config: pytest.Config) -> RunState:
+    """The state stored on the config."""
+    return config.stash[STATE_KEY]
+
+
+def load_run_overrides(state: RunState) -> None:
+    """Read the expectations file (errors propagate: a malformed file stops the run)."""
+    settings = state.require_settings()
+    state.overrides = load_overrides(settings.expectations)

@@ -1,0 +1,107 @@
+"""The size of /dev/shm, and what happens when it is full (seeds 000, 001, 002, 003).
+
+Expected sizes are computed from the cluster's own facts by :mod:`podshm.expectations`
+(runtime default, node allocatable memory, pod memory limit, sizeLimit); an
+``--podshm-expectations`` file may override them for runtimes configured differently.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from podshm.suite import helpers as ipc
+
+pytestmark = [pytest.mark.shm]
+FILL_TIMEOUT_S = 240.0
+
+
+def measure(pod, podshm_expect, podshm_record, scenario: str, key: str | None = None):
+    """shm-info in the sender, the expectation for the pod, and the recorded verdict."""
+    expectation = podshm_expect.devshm(key or scenario, pod)
+    info = pod.run_ipc("sender", *ipc.shm_info())
+    assert info.ok, info.describe()
+    podshm_record.shm(scenario, expectation, info.get("size_bytes"), bool(info.get("is_tmpfs")))
+    podshm_record("shm_fs_type", info.get("fs_type"))
+    podshm_record("shm_size_option", info.get("size_option"))
+    return expectation, info
+
+
+def assert_size(expectation, info) -> None:
+    """tmpfs-ness and the exact page-rounded size, with the rule in the message."""
+    assert info.get("is_tmpfs") is expectation.is_tmpfs, (
+        f"/dev/shm is {info.get('fs_type')}; expected "
+        f"{'a tmpfs' if expectation.is_tmpfs else 'not a tmpfs'} ({expectation.rule})"
+    )
+    assert expectation.size_bytes is not None, f"no size could be predicted: {expectation.rule}"
+    assert info.get("size_bytes") == expectation.size_bytes, (
+        f"/dev/shm is {info.get('size_bytes')} bytes, expected {expectation.size_bytes}: "
+        f"{expectation.rule}"
+    )
+
+
+def fill_to_enospc(pod, podshm_record, info) -> None:
+    """dd if=/dev/zero of=/dev/shm/test: stops with ENOSPC exactly when the tmpfs is full."""
+    fill = pod.run_ipc(
+        "sender", *ipc.shm_fill_until_full(timeout=FILL_TIMEOUT_S), timeout=FILL_TIMEOUT_S + 30
+    )
+    written = fill.get("bytes_written")
+    podshm_record("bytes_written_before_enospc", written)
+    assert ipc.stop_reason(fill) == "ENOSPC", fill.describe()
+    free = (fill.get("before") or {}).get("free_bytes", info.get("free_bytes"))
+    assert written == free, f"wrote {written} bytes before ENOSPC, {free} were free\n" + (
+        fill.describe()
+    )
+    assert (fill.get("after_write") or {}).get("free_bytes", 0) == 0, fill.describe()
+
+
+def test_default_devshm_is_64mib_and_fills_to_enospc(podshm_pod, podshm_expect, podshm_record):
+    """No volume: the runtime's 64 MiB tmpfs; writing stops at 67108864 bytes with ENOSPC."""
+    pod = podshm_pod("devshm-default.yaml")
+    expectation, info = measure(pod, podshm_expect, podshm_record, "devshm-default")
+    assert_size(expectation, info)
+    fill_to_enospc(pod, podshm_record, info)
+
+
+def test_memory_emptydir_without_sizelimit(podshm_pod, podshm_expect, podshm_record):
+    """medium: Memory alone: sized by node allocatable memory (not filled: that is the node)."""
+    pod = podshm_pod("devshm-memory.yaml")
+    expectation, info = measure(pod, podshm_expect, podshm_record, "devshm-memory")
+    assert_size(expectation, info)
+
+
+def test_memory_emptydir_with_sizelimit_fills_to_enospc(podshm_pod, podshm_expect, podshm_record):
+    """sizeLimit 256Mi: the tmpfs is 256 MiB and writing past it fails with ENOSPC."""
+    pod = podshm_pod("devshm-memory-sizelimit.yaml", size_limit="256Mi")
+    expectation, info = measure(pod, podshm_expect, podshm_record, "devshm-memory-sizelimit")
+    assert_size(expectation, info)
+    fill_to_enospc(pod, podshm_record, info)
+
+
+@pytest.mark.parametrize(
+    "memory_limit",
+    [
+        # Two containers x 64Mi = a 128Mi pod limit below sizeLimit 256Mi: seed 001's "128M".
+        pytest.param("64Mi", id="64Mi-per-container"),
+        # Two containers x 128Mi = 256Mi: the pod limit is the SUM, not one container's limit.
+        pytest.param("128Mi", id="128Mi-per-container"),
+    ],
+)
+def test_memory_emptydir_sizelimit_and_memory_limit(
+    podshm_pod, podshm_expect, podshm_record, memory_limit
+):
+    """sizeLimit 256Mi and limits.memory on every container: the smaller of the two wins."""
+    pod = podshm_pod(
+        "devshm-memory-sizelimit-memlimit.yaml", size_limit="256Mi", memory_limit=memory_limit
+    )
+    scenario = f"devshm-memory-sizelimit-memlimit[{memory_limit}/container]"
+    expectation, info = measure(pod, podshm_expect, podshm_record, scenario)
+    assert_size(expectation, info)
+
+
+def test_disk_emptydir_is_not_tmpfs(podshm_pod, podshm_expect, podshm_record):
+    """A disk-backed emptyDir at /dev/shm works as a directory but is not memory."""
+    pod = podshm_pod("devshm-disk.yaml")
+    expectation, info = measure(pod, podshm_expect, podshm_record, "devshm-disk")
+    assert info.get("is_tmpfs") is expectation.is_tmpfs, (
+        f"/dev/shm is {info.get('fs_type')}: {expectation.rule}"
+    )

@@ -1,0 +1,271 @@
+"""The expected /dev/shm sizes: the kubelet's and the runtimes' rules, as pure functions."""
+
+from __future__ import annotations
+
+import pytest
+
+from podshm.errors import PodshmError
+from podshm.expectations import (
+    DEFAULT_SHM_SIZE,
+    ENFORCED_DISK,
+    ENFORCED_ENOSPC,
+    ENFORCED_EVICTION,
+    MIB,
+    Override,
+    apply_override,
+    expect_devshm,
+    human_size,
+    load_overrides,
+    memory_emptydir_size,
+    page_round_up,
+    parse_overrides,
+    parse_size,
+    pod_memory_limit,
+    sizes_match,
+    tmpfs_default_size,
+)
+
+GIB = 1024 * MIB
+NODE = {"node_allocatable": 15 * GIB, "node_capacity": 16 * GIB, "kubelet_version": (1, 37)}
+
+
+def container(name: str, memory: str | None = None, **extra) -> dict:
+    c = {"name": name, "image": "i", **extra}
+    if memory:
+        c["resources"] = {"limits": {"memory": memory}}
+    return c
+
+
+def spec(*containers: dict, size_limit: str | None = None, medium: str | None = "Memory", **extra):
+    """A pod spec with /dev/shm on an emptyDir in every container."""
+    empty_dir: dict = {}
+    if medium:
+        empty_dir["medium"] = medium
+    if size_limit:
+        empty_dir["sizeLimit"] = size_limit
+    for c in containers:
+        c.setdefault("volumeMounts", []).append({"name": "dshm", "mountPath": "/dev/shm"})
+    return {
+        "containers": list(containers),
+        "volumes": [{"name": "dshm", "emptyDir": empty_dir}],
+        **extra,
+    }
+
+
+# -- the runtime default -----------------------------------------------------------------------
+def test_no_volume_is_the_runtime_default_of_64_mib():
+    exp = expect_devshm("devshm-default", {"containers": [container("a")]}, **NODE)
+    assert exp.size_bytes == DEFAULT_SHM_SIZE == 67108864
+    assert exp.is_tmpfs and exp.enforced_by == ENFORCED_ENOSPC
+
+
+def test_a_volume_mounted_elsewhere_is_not_dev_shm():
+    s = spec(container("a"))
+    s["containers"][0]["volumeMounts"][0]["mountPath"] = "/data"
+    assert expect_devshm("x", s, **NODE).size_bytes == DEFAULT_SHM_SIZE
+
+
+# -- calculateEmptyDirMemorySize ---------------------------------------------------------------
+def test_memory_emptydir_without_limits_is_node_allocatable():
+    exp = expect_devshm("devshm-memory", spec(container("a"), container("b")), **NODE)
+    assert exp.size_bytes == 15 * GIB
+    assert "node allocatable" in exp.rule
+
+
+def test_sizelimit_below_allocatable_wins():
+    exp = expect_devshm("x", spec(container("a"), size_limit="256Mi"), **NODE)
+    assert exp.size_bytes == 256 * MIB and "sizeLimit" in exp.rule
+
+
+def test_sizelimit_above_allocatable_is_ignored():
+    exp = expect_devshm("x", spec(container("a"), size_limit="64Gi"), **NODE)
+    assert exp.size_bytes == 15 * GIB
+
+
+def test_pod_limit_is_the_sum_of_the_containers_limits():
+    s = spec(container("a", "64Mi"), container("b", "64Mi"), size_limit="256Mi")
+    assert pod_memory_limit(s) == 128 * MIB
+    exp = expect_devshm("x", s, **NODE)
+    assert exp.size_bytes == 128 * MIB and "memory limit" in exp.rule
+
+
+def test_equal_pod_limit_and_sizelimit_give_that_size():
+    s = spec(container("a", "128Mi"), container("b", "128Mi"), size_limit="256Mi")
+    assert expect_devshm("x", s, **NODE).size_bytes == 256 * MIB
+
+
+def test_one_container_without_limit_means_no_pod_limit():
+    s = spec(container("a", "64Mi"), container("b"), size_limit="256Mi")
+    assert pod_memory_limit(s) is None
+    assert expect_devshm("x", s, **NODE).size_bytes == 256 * MIB
+
+
+def test_init_container_without_limit_also_means_no_pod_limit():
+    s = spec(container("a", "64Mi"), initContainers=[container("init")])
+    assert pod_memory_limit(s) is None
+
+
+def test_init_containers_count_as_max_of_init_and_app_sum():
+    big_init = spec(container("a", "64Mi"), initContainers=[container("init", "512Mi")])
+    assert pod_memory_limit(big_init) == 512 * MIB
+    small_init = spec(
+        container("a", "64Mi"), container("b", "64Mi"), initContainers=[container("i", "32Mi")]
+    )
+    assert pod_memory_limit(small_init) == 128 * MIB
+
+
+def test_sidecars_add_up_and_precede_later_init_containers():
+    sidecar = container("sc", "100Mi", restartPolicy="Always")
+    s = spec(container("a", "50Mi"), initContainers=[sidecar, container("late", "200Mi")])
+    # app sum = 50 + 100 (sidecar) = 150; the later init container needs 200 + 100 = 300.
+    assert pod_memory_limit(s) == 300 * MIB
+
+
+def test_pod_level_limit_replaces_the_container_sum():
+    s = spec(container("a"), container("b"), resources={"limits": {"memory": "96Mi"}})
+    assert pod_memory_limit(s) == 96 * MIB
+    assert pod_memory_limit(s, pod_level_resources=False) is None
+
+
+def test_pod_level_resources_off_before_1_34():
+    s = spec(container("a"), resources={"limits": {"memory": "96Mi"}})
+    old = {**NODE, "kubelet_version": (1, 33)}
+    assert expect_devshm("x", s, **old).size_bytes == 15 * GIB
+    assert expect_devshm("x", s, **NODE).size_bytes == 96 * MIB
+
+
+def test_pod_level_requests_only_keep_the_container_limits():
+    s = spec(container("a", "64Mi"), resources={"requests": {"memory": "32Mi"}})
+    assert pod_memory_limit(s) == 64 * MIB
+
+
+def test_overhead_is_added_to_a_nonzero_limit():
+    s = spec(container("a", "64Mi"), overhead={"memory": "16Mi"})
+    assert pod_memory_limit(s) == 80 * MIB
+
+
+def test_memory_emptydir_size_reports_the_winner():
+    assert memory_emptydir_size(GIB, {"containers": [container("a")]}, None) == (
+        GIB,
+        "node allocatable memory",
+    )
+
+
+# -- SizeMemoryBackedVolumes off -----------------------------------------------------------------
+def test_without_size_memory_backed_volumes_tmpfs_is_half_the_ram():
+    old = {**NODE, "kubelet_version": (1, 21)}
+    exp = expect_devshm("x", spec(container("a"), size_limit="256Mi"), **old)
+    assert exp.size_bytes == 8 * GIB
+    assert exp.enforced_by == ENFORCED_EVICTION
+
+
+def test_half_of_ram_is_whole_pages_rounded_down():
+    assert tmpfs_default_size(3 * 4096 + 100) == 4096
+    assert tmpfs_default_size(16 * GIB) == 8 * GIB
+
+
+# -- page rounding -------------------------------------------------------------------------------
+def test_tmpfs_size_rounds_up_to_whole_pages():
+    assert page_round_up(256_000_000) == 256_000_000  # 62500 pages exactly
+    assert page_round_up(1) == 4096
+    assert page_round_up(4097) == 8192
+    exp = expect_devshm("x", spec(container("a"), size_limit="100001"), **NODE)
+    assert exp.size_bytes == 102400
+
+
+def test_sizes_match_compares_in_pages():
+    assert sizes_match(102400, 100001)
+    assert not sizes_match(102400, 110000)
+    assert not sizes_match(None, 1)
+
+
+def test_df_1k_blocks_of_the_article_are_64_mib():
+    assert DEFAULT_SHM_SIZE == 65536 * 1024
+
+
+# -- disk and unknowns ---------------------------------------------------------------------------
+def test_disk_emptydir_is_not_tmpfs():
+    exp = expect_devshm("devshm-disk", spec(container("a"), medium=None), **NODE)
+    assert not exp.is_tmpfs and exp.size_bytes is None and exp.enforced_by == ENFORCED_DISK
+
+
+def test_unknown_allocatable_gives_no_size():
+    unknown = {**NODE, "node_allocatable": None}
+    assert expect_devshm("x", spec(container("a")), **unknown).size_bytes is None
+
+
+# -- sizes from users ----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("64Mi", 64 * MIB), (67108864, 64 * MIB), ("256M", 256_000_000), ("1e3", 1000)],
+)
+def test_parse_size_accepts_bytes_and_quantities(text, size):
+    assert parse_size(text, "here") == size
+
+
+@pytest.mark.parametrize("bad", ["64m", "lots", "-1Mi", 0, True, None, [1], "1.5"])
+def test_parse_size_rejects_non_sizes(bad):
+    with pytest.raises(PodshmError) as err:
+        parse_size(bad, "file f: key 'k'")
+    assert "file f: key 'k'" in err.value.cause
+    assert "64Mi" in (err.value.fix or "")
+
+
+# -- the expectations file -----------------------------------------------------------------------
+def test_overrides_accept_short_and_long_forms():
+    parsed = parse_overrides(
+        {"devshm-default": "256Mi", "devshm-disk": {"tmpfs": True, "size": "1Gi"}}, "f.yaml"
+    )
+    assert parsed["devshm-default"] == Override(size_bytes=256 * MIB)
+    assert parsed["devshm-disk"] == Override(size_bytes=GIB, is_tmpfs=True)
+
+
+def test_override_replaces_the_computed_value_and_says_so():
+    computed = expect_devshm("devshm-default", {"containers": [container("a")]}, **NODE)
+    changed = apply_override(computed, {"devshm-default": Override(size_bytes=256 * MIB)}, "o.yml")
+    assert changed.size_bytes == 256 * MIB
+    assert changed.source == "o.yml" and "67108864" in changed.rule
+
+
+def test_override_applies_to_parametrized_scenarios():
+    computed = expect_devshm("devshm-memory-sizelimit-memlimit[64Mi]", spec(container("a")), **NODE)
+    changed = apply_override(
+        computed, {"devshm-memory-sizelimit-memlimit": Override(size_bytes=MIB)}, "o"
+    )
+    assert changed.size_bytes == MIB
+
+
+def test_no_file_means_no_overrides():
+    assert load_overrides(None) == {}
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        ("devshm-default: [1\n", "not valid YAML at line"),
+        ("- devshm-default\n", "top level is not a mapping"),
+        ("devshm-defualt: 64Mi\n", "unknown scenario key 'devshm-defualt'"),
+        ("devshm-default: big\n", "key 'devshm-default': 'big' is not a size"),
+        ("devshm-default: {size: 1Gi, colour: red}\n", "unknown field(s) colour"),
+        ("devshm-disk: {tmpfs: maybe}\n", "'maybe' is not true or false"),
+    ],
+)
+def test_malformed_expectations_file_names_file_and_key(tmp_path, content, needle):
+    path = tmp_path / "exp.yaml"
+    path.write_text(content)
+    with pytest.raises(PodshmError) as err:
+        load_overrides(path)
+    assert str(path) in err.value.cause
+    assert needle in err.value.cause
+    assert err.value.fix
+
+
+def test_missing_expectations_file(tmp_path):
+    with pytest.raises(PodshmError, match="cannot read expectations file"):
+        load_overrides(tmp_path / "nope.yaml")
+
+
+def test_human_size():
+    assert human_size(64 * MIB) == "64.0 MiB"
+    assert human_size(None) == "-"
+    assert human_size(12) == "12 B"

@@ -1,0 +1,53 @@
+"""Cluster facts from Node objects, and the report header they make."""
+
+from __future__ import annotations
+
+from podshm.kube.facts import ClusterFacts, NodeFacts, parse_version, quantity_bytes
+
+NODE = {
+    "metadata": {"name": "node-1"},
+    "status": {
+        "allocatable": {"memory": "16176264Ki", "cpu": "2"},
+        "capacity": {"memory": "16278664Ki"},
+        "conditions": [{"type": "Ready", "status": "True"}],
+        "nodeInfo": {
+            "kubeletVersion": "v1.37.2",
+            "containerRuntimeVersion": "containerd://2.1.4",
+            "kernelVersion": "6.1.0-28-amd64",
+            "osImage": "Debian GNU/Linux 12 (bookworm)",
+            "architecture": "amd64",
+        },
+    },
+}
+
+
+def test_node_facts():
+    node = NodeFacts.from_node(NODE)
+    assert node.ready and node.name == "node-1"
+    assert node.allocatable_memory_bytes == 16176264 * 1024
+    assert node.runtime_name == "containerd" and node.runtime_version == "2.1.4"
+    assert node.kubelet_minor == (1, 37)
+
+
+def test_versions_and_quantities():
+    assert parse_version("v1.31.4-eks-1234") == (1, 31)
+    assert parse_version("garbage") is None
+    assert quantity_bytes("1.5Ki") == 1536
+    assert quantity_bytes("100m") == 1  # rounded up, like Quantity.Value()
+    assert quantity_bytes(None) is None
+
+
+def test_header_lines():
+    facts = ClusterFacts(
+        api_server_url="https://127.0.0.1:6443",
+        context="podshm",
+        server_version="v1.37.2",
+        nodes=(NodeFacts.from_node(NODE),),
+    )
+    lines = facts.header_lines("registry/podshm:1")
+    assert lines[0].startswith("podshm: API server https://127.0.0.1:6443 (context podshm)")
+    assert "Kubernetes v1.37.2" in lines[0]
+    assert any("node node-1: Ready, kubelet v1.37.2, containerd://2.1.4" in line for line in lines)
+    assert any("kernel 6.1.0-28-amd64" in line for line in lines)
+    assert lines[-1] == "podshm: test image registry/podshm:1"
+    assert facts.node("node-1") and facts.node("nope") is None

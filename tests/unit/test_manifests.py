@@ -1,0 +1,131 @@
+"""Scenario manifests: every one renders, is a valid Pod, and is admissible under restricted."""
+
+from __future__ import annotations
+
+import pytest
+from kubernetes import client
+
+from podshm import manifests
+from podshm.kube.podsecurity import baseline_violations, restricted_violations
+
+COMMON = {"IMAGE": "registry.example/podshm:1", "NAME": "pod", "PULL_POLICY": "IfNotPresent"}
+ALL = manifests.available()
+EXPECTED = {
+    "sysv-shared-ftok.yaml",
+    "sysv-no-shared-file.yaml",
+    "posix-shm.yaml",
+    "ipc-pair.yaml",
+    "devshm-default.yaml",
+    "devshm-memory.yaml",
+    "devshm-memory-sizelimit.yaml",
+    "devshm-memory-sizelimit-memlimit.yaml",
+    "devshm-disk.yaml",
+    "isolation-owner.yaml",
+    "isolation-observer.yaml",
+    "hostipc.yaml",
+    "sysctl-ipc.yaml",
+}
+
+
+def render(name: str, **params) -> dict:
+    return manifests.render(name, {**COMMON, **params})
+
+
+def test_every_scenario_manifest_is_shipped():
+    assert set(ALL) >= EXPECTED
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_manifest_renders_to_a_valid_pod(name):
+    pod = render(name)
+    assert pod["kind"] == "Pod" and pod["metadata"]["name"] == "pod"
+    # The client's model forbids unknown fields: a typo in a manifest fails here.
+    client.V1Pod.from_dict(pod)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_scenario_manifest_has_sender_and_receiver_running_sleep(name):
+    containers = render(name)["spec"]["containers"]
+    assert [c["name"] for c in containers] == ["sender", "receiver"]
+    for c in containers:
+        assert c["image"] == COMMON["IMAGE"]
+        assert c["imagePullPolicy"] == "IfNotPresent"
+        assert c["command"][0] in ("sleep", "/bin/sleep")
+
+
+@pytest.mark.parametrize("name", [n for n in ALL if n != "hostipc.yaml"])
+def test_manifest_passes_pod_security_restricted(name):
+    assert restricted_violations(render(name)) == []
+
+
+def test_hostipc_breaks_exactly_the_host_namespace_rule():
+    pod = render("hostipc.yaml")
+    assert pod["spec"]["hostIPC"] is True
+    assert restricted_violations(pod) == ["host namespaces (hostIPC=true)"]
+    assert baseline_violations(pod) == ["host namespaces (hostIPC=true)"]
+
+
+def test_defaults_and_parameters():
+    assert render("sysv-shared-ftok.yaml")["spec"]["shareProcessNamespace"] is True
+    assert render("posix-shm.yaml")["spec"]["shareProcessNamespace"] is False
+    assert render("posix-shm.yaml", SHARE_PROCESS_NAMESPACE=True)["spec"]["shareProcessNamespace"]
+    pod = render("devshm-memory-sizelimit-memlimit.yaml", SIZE_LIMIT="1Gi", MEMORY_LIMIT="64Mi")
+    assert pod["spec"]["volumes"][0]["emptyDir"] == {"medium": "Memory", "sizeLimit": "1Gi"}
+    assert {c["resources"]["limits"]["memory"] for c in pod["spec"]["containers"]} == {"64Mi"}
+
+
+def test_seed_ftok_paths():
+    env = render("sysv-shared-ftok.yaml")["spec"]["containers"][0]["env"]
+    assert {"name": "FTOK_PATH", "value": "/shared/me"} in env
+    env = render("sysv-no-shared-file.yaml")["spec"]["containers"][1]["env"]
+    assert {"name": "FTOK_PATH", "value": "/dummy"} in env
+
+
+def test_sysctl_manifest_sets_shm_rmid_forced():
+    sysctls = render("sysctl-ipc.yaml")["spec"]["securityContext"]["sysctls"]
+    assert sysctls == [{"name": "kernel.shm_rmid_forced", "value": "1"}]
+
+
+def test_unknown_parameter_is_an_error():
+    with pytest.raises(manifests.ManifestError, match="no placeholder named SIZE_LIMT"):
+        render("devshm-memory-sizelimit.yaml", SIZE_LIMT="1Gi")
+
+
+def test_missing_value_is_an_error():
+    with pytest.raises(manifests.ManifestError, match=r"no value for placeholder \$\{IMAGE\}"):
+        manifests.render("devshm-default.yaml", {"NAME": "x", "PULL_POLICY": "Never"})
+
+
+def test_unknown_manifest_lists_the_available_ones():
+    with pytest.raises(manifests.ManifestError, match=r"available: .*devshm-default\.yaml"):
+        manifests.read("nope.yaml")
+
+
+def test_render_text_rules():
+    text = "# podshm:default A=1\nkind: Pod\nmetadata: {name: ${A}, x: '$$'}\n"
+    assert manifests.render_text(text, {})["metadata"] == {"name": 1, "x": "$"}
+    assert manifests.render_text(text, {"A": "two"})["metadata"]["name"] == "two"
+    with pytest.raises(manifests.ManifestError, match="malformed placeholder"):
+        manifests.render_text("a: ${bad-name}\n", {})
+    with pytest.raises(manifests.ManifestError, match="exactly one object"):
+        manifests.render_text("a: 1\n---\nb: 2\n", {})
+    with pytest.raises(manifests.ManifestError, match="control characters"):
+        manifests.render_text("a: ${A}\n", {"A": "x\ny: 1"})
+
+
+def test_params_from_kwargs_and_injection():
+    assert manifests.params_from_kwargs({"size_limit": "1Gi"}) == {"SIZE_LIMIT": "1Gi"}
+    pod = render("devshm-default.yaml")
+    pinned = manifests.pin_to_node(pod, "node-2")
+    assert pinned["spec"]["nodeName"] == "node-2" and "nodeName" not in pod["spec"]
+    limited = manifests.set_memory_limit(pod, "32Mi", ["sender"])
+    assert limited["spec"]["containers"][0]["resources"]["limits"]["memory"] == "32Mi"
+    assert "resources" not in limited["spec"]["containers"][1]
+    labelled = manifests.add_labels(pod, {"podshm.io/run-id": "abc123"})
+    assert labelled["metadata"]["labels"]["podshm.io/run-id"] == "abc123"
+
+
+def test_manifests_dir_env_override(tmp_path, monkeypatch):
+    (tmp_path / "one.yaml").write_text("kind: Pod\nmetadata: {name: ${NAME}}\n")
+    monkeypatch.setenv(manifests.MANIFESTS_ENV, str(tmp_path))
+    assert manifests.available() == ["one.yaml"]
