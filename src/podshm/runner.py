@@ -88,11 +88,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def ensure_cluster(args: argparse.Namespace) -> None:
-    """Make sure a cluster answers before pytest starts; the hook for starting one.
+def _local_cluster_env(start: bool) -> dict[str, str] | None:
+    """Environment pointing the suite at podshm's local cluster (started if asked), or None.
 
-    Today it only checks (fast, with a one-line cause); starting the local cluster for
-    ``--start-cluster`` is to be wired in here.
+    The test image is built (cached) and imported by `cluster up`, and nothing is pulled.
+    """
+    from podshm.image import build as image_build
+    from podshm.localcluster import cluster
+    from podshm.localcluster.layout import CONTEXT_NAME, Layout
+
+    layout = Layout.default()
+    if not start and not cluster.healthy(layout):
+        return None
+    image = image_build.build_test_image(progress=image_build.stderr_progress())
+    cluster.up(images={image.ref: image.archive_path})
+    return {
+        "PODSHM_KUBECONFIG": str(layout.admin_kubeconfig),
+        "PODSHM_CONTEXT": CONTEXT_NAME,
+        "PODSHM_IMAGE": os.environ.get("PODSHM_IMAGE", image.ref),
+        "PODSHM_PULL_POLICY": os.environ.get("PODSHM_PULL_POLICY", "Never"),
+    }
+
+
+def ensure_cluster(args: argparse.Namespace) -> dict[str, str]:
+    """Pick the cluster before pytest starts; return environment for the suite's process.
+
+    The chosen context (options, PODSHM_* variables, else the current kube context) is
+    used when it answers. When none was named and the current one does not answer,
+    podshm's local cluster is used if it is up, or started with ``--start-cluster``.
     """
     from podshm.kube.access import connect
 
@@ -100,18 +123,25 @@ def ensure_cluster(args: argparse.Namespace) -> None:
     context = args.context or os.environ.get("PODSHM_CONTEXT")
     try:
         connect(kubeconfig, context, check_rbac=False)
+        return {}
     except PodshmError as err:
-        if getattr(args, "start_cluster", False):
+        if kubeconfig or context:
             raise PodshmError(
-                f"no cluster to run the suite against: {err.cause}; --start-cluster cannot "
-                "start one from `podshm run` yet",
-                "start the local cluster with `podshm cluster up`, then run `podshm run` again",
+                f"the cluster you named does not answer: {err.cause}",
+                err.fix or "check --kubeconfig/--context (PODSHM_KUBECONFIG/PODSHM_CONTEXT)",
             ) from err
-        raise PodshmError(
-            f"no cluster to run the suite against: {err.cause}",
-            "start the local cluster with `podshm cluster up` (or pass --kubeconfig/--context "
-            "for another cluster), then run `podshm run` again",
-        ) from err
+        env = _local_cluster_env(start=getattr(args, "start_cluster", False))
+        if env is None:
+            raise PodshmError(
+                f"no cluster to run the suite against: {err.cause}",
+                "run `podshm run --start-cluster` to start podshm's own local cluster (root, "
+                "Linux), or pass --kubeconfig/--context for another cluster",
+            ) from err
+        print(
+            f"podshm: no usable current context ({err.cause}); using podshm's local cluster",
+            file=sys.stderr,
+        )
+        return env
 
 
 def pytest_argv(args: argparse.Namespace, junit_path: Path) -> list[str]:
@@ -131,14 +161,16 @@ def junit_path_for(reports_dir: str, now: float | None = None) -> Path:
     return Path(reports_dir) / f"junit-{stamp}.xml"
 
 
-def run_pytest(argv: list[str]) -> int:
+def run_pytest(argv: list[str], env: dict[str, str] | None = None) -> int:
     """Run pytest in a child process and wait for it, also through Ctrl-C.
 
     A child keeps pytest's assertion rewriting intact (this process has imported podshm
     already). Ctrl-C reaches the child too (same process group); it then deletes the run's
     namespaces, so the parent waits for it instead of killing it.
     """
-    proc = subprocess.Popen([sys.executable, "-m", "pytest", *argv])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", *argv], env={**os.environ, **(env or {})}
+    )
     while True:
         try:
             return proc.wait()
@@ -148,9 +180,9 @@ def run_pytest(argv: list[str]) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Check the cluster, run the suite, say where the report is."""
-    ensure_cluster(args)
+    env = ensure_cluster(args)
     junit = junit_path_for(args.reports_dir)
     junit.parent.mkdir(parents=True, exist_ok=True)
-    code = run_pytest(pytest_argv(args, junit))
+    code = run_pytest(pytest_argv(args, junit), env)
     print(f"podshm: JUnit report: {junit}", file=sys.stderr)
     return code

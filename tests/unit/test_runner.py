@@ -42,10 +42,22 @@ def test_pytest_argv_targets_the_suite_with_junit(tmp_path):
     assert argv[4:] == ["--podshm-kubeconfig", "/k", "-m", "shm"]
 
 
-def test_no_cluster_tells_the_user_to_start_one(tmp_path, monkeypatch):
+def test_a_named_cluster_that_does_not_answer_is_an_error(tmp_path, monkeypatch):
     monkeypatch.delenv("PODSHM_KUBECONFIG", raising=False)
     args = parse(["run", "--kubeconfig", str(tmp_path / "none")])
     with pytest.raises(PodshmError) as err:
         runner.ensure_cluster(args)
-    assert "no cluster to run the suite against" in err.value.cause
+    assert "the cluster you named does not answer" in err.value.cause
     assert "podshm cluster up" in err.value.fix
+
+
+def test_no_context_and_no_local_cluster_offers_to_start_one(tmp_path, monkeypatch):
+    for var in ("PODSHM_KUBECONFIG", "PODSHM_CONTEXT"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "none"))
+    monkeypatch.setenv("PODSHM_STATE_DIR", str(tmp_path / "state"))  # no local cluster there
+    with pytest.raises(PodshmError) as err:
+        runner.ensure_cluster(parse(["run"]))
+    assert "no cluster to run the suite against" in err.value.cause
+    assert "podshm run --start-cluster" in err.value.fix
+
