@@ -60,4 +60,3 @@ def test_no_context_and_no_local_cluster_offers_to_start_one(tmp_path, monkeypat
         runner.ensure_cluster(parse(["run"]))
     assert "no cluster to run the suite against" in err.value.cause
     assert "podshm run --start-cluster" in err.value.fix
-
