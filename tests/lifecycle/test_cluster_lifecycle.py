@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,26 @@ def test_down_leaves_nothing_and_up_recovers_from_a_killed_cluster() -> None:
     result = podshm("cluster", "down")
     assert result.returncode == 0, result.stderr
     assert_nothing_left(layout)
+
+    # Ctrl-C in the middle of `up` leaves nothing half-started.
+    started = subprocess.Popen(
+        [sys.executable, "-m", "podshm.cli", "cluster", "up"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    apiserver_pid = layout.pids / "kube-apiserver.pid"
+    deadline = time.monotonic() + 300
+    while not apiserver_pid.exists() and time.monotonic() < deadline:
+        assert started.poll() is None, started.communicate()
+        time.sleep(0.1)
+    started.send_signal(signal.SIGINT)
+    _, err = started.communicate(timeout=120)
+    assert started.returncode == 130, err
+    assert "tearing down what was started" in err
+    assert cluster_processes() == []
+    assert not Path(f"/sys/class/net/{BRIDGE}").exists()
+    assert cleanup.mounts_under(layout.root) == []
 
     up = podshm("cluster", "up")
     assert up.returncode == 0, up.stderr
