@@ -34,8 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one sub-command; errors meant for users exit 2 with one clear line."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    return dispatch(build_parser().parse_args(argv))
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    """Call the parsed sub-command; a PodshmError prints its cause and fix and exits 2."""
     try:
         return int(args.func(args) or 0)
     except PodshmError as err:

@@ -11,7 +11,6 @@ import json
 import sys
 from pathlib import Path
 
-from podshm.errors import PodshmError
 from podshm.image import build, load
 
 
@@ -153,10 +152,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="podshm")
     register(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
     args = parser.parse_args(["image", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return int(args.func(args) or 0)
-    except PodshmError as err:
-        print(f"podshm: error: {err.cause}", file=sys.stderr)
-        if err.fix:
-            print(f"podshm: fix: {err.fix}", file=sys.stderr)
-        return 2
+    from podshm.cli import dispatch
+
+    return dispatch(args)

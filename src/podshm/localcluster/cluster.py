@@ -354,13 +354,20 @@ def _binaries_of(info: ClusterInfo) -> dict[str, Path]:
 def _import_images(
     layout: Layout, binaries: dict[str, Path], images: dict[str, Path], log: TextIO
 ) -> None:
+    """Import what containerd lacks (unpacked for the CRI's snapshotter, so no pod waits)."""
+    from podshm.image.load import load_image
+
     present = ctr(layout, binaries, "images", "ls", "-q").split()
     for ref, archive in images.items():
-        if ref in present:
-            continue
-        _say(log, f"importing image {ref}")
-        # Unpacked now, for the CRI's snapshotter, so the first pod does not pay for it.
-        ctr(layout, binaries, "images", "import", "--snapshotter", "overlayfs", str(archive))
+        if ref not in present:
+            _say(log, f"importing image {ref}")
+            load_image(
+                archive,
+                "containerd",
+                address=str(layout.containerd_socket),
+                snapshotter="overlayfs",
+                ctr=str(binaries["ctr"]),
+            )
 
 
 def _start(
