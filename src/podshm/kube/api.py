@@ -1,9 +1,9 @@
 """A thin, dict-returning facade over the official Kubernetes client.
 
-Everything else in podshm talks to the cluster through :class:`KubeApi`, for two reasons:
-objects come back as plain camelCase dicts (the same shape as ``kubectl get -o json``), which
-keeps the logic that inspects pods pure and unit-testable with literal dicts; and a fake with
-the same methods can stand in for a cluster in tests.
+Everything else in podshm talks to the cluster through :class:`KubeApi`: objects come back as
+plain camelCase dicts (the same shape as ``kubectl get -o json``), which keeps the logic that
+inspects pods pure and unit-testable with literal dicts. Cluster behaviour itself is only ever
+tested against a real cluster.
 """
 
 from __future__ import annotations

@@ -1,0 +1,345 @@
+"""The plugin against the real local cluster: header, namespaces, pods, reports, clean-up.
+
+Each test runs an inner pytest (a subprocess, with the podshm plugin loaded through its entry
+point) against the cluster `podshm cluster up` started, then checks the outcome both in the
+inner run's output and on the cluster itself, through the admin client.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from realcluster import ClusterEnv, run_id_of
+
+from podshm.kube.namespaces import KEEP_LABEL, TEST_ANNOTATION
+from podshm.localcluster import components
+
+pytestmark = pytest.mark.cluster
+
+MIB = 1024 * 1024
+K8S_VERSION = components.DEFAULT_K8S_VERSION  # v1.37.2
+RUNTIME = "containerd://" + components.DEFAULT_CONTAINERD_VERSION.lstrip("v")  # 2.3.7
+INNER_TIMEOUT_S = 300  # an inner run that hangs fails the test instead of the whole job
+DEFAULT_DEVSHM = "test_default_devshm_is_64mib_and_fills_to_enospc"
+
+
+def run_inner(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """An inner pytest in a subprocess: the plugin as users get it, its own process state."""
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=INNER_TIMEOUT_S)
+
+
+def junit_cases(path: Path) -> dict[str, ET.Element]:
+    """testcase name -> element."""
+    return {case.get("name"): case for case in ET.parse(path).iter("testcase")}
+
+
+def properties(case: ET.Element) -> dict[str, str]:
+    """A testcase's <property> elements."""
+    return {p.get("name"): p.get("value") for p in case.iter("property")}
+
+
+def the_node(env: ClusterEnv) -> str:
+    """The local cluster's one node, as the admin client sees it."""
+    (node,) = env.cluster.core.list_node().items
+    return node.metadata.name
+
+
+def test_header_describes_the_real_cluster(pytester: pytest.Pytester, real_cluster_env):
+    pytester.makepyfile("def test_x(): pass")
+    result = run_inner(pytester)
+    result.assert_outcomes(passed=1)
+    cluster = real_cluster_env.cluster
+    kernel = platform.uname().release  # a local cluster: the node's kernel is this kernel
+    result.stdout.fnmatch_lines(
+        [
+            f"podshm: API server {cluster.server} (context podshm-local), Kubernetes {K8S_VERSION}",
+            f"podshm: node {the_node(real_cluster_env)}: Ready, kubelet {K8S_VERSION}, "
+            f"{RUNTIME}, kernel {kernel}, *, * GiB allocatable",
+            f"podshm: container runtime {RUNTIME}; kernel {kernel}",
+            f"podshm: test image {cluster.image}",
+            "podshm: run id * (namespaces labelled podshm.io/run-id)",
+        ]
+    )
+    # A run whose tests use no cluster fixture creates nothing on the cluster.
+    assert real_cluster_env.cluster.namespaces(run_id_of(result)) == []
+
+
+NAMESPACE_TESTS = """
+def read(cluster, name):
+    return cluster.api.core.read_namespace(name).metadata
+
+
+def test_a(podshm_cluster, podshm_namespace):
+    assert podshm_namespace.name.startswith("team-{run_id}-")
+    meta = read(podshm_cluster, podshm_namespace.name)
+    assert meta.labels["podshm.io/run-id"] == "{run_id}"
+    assert meta.labels["podshm.io/worker"] == "main"
+    for mode in ("enforce", "warn", "audit"):
+        assert meta.labels["pod-security.kubernetes.io/" + mode] == "restricted"
+    assert meta.annotations["podshm.io/test"] == "test_ns.py::test_a"
+
+
+def test_b(podshm_cluster, podshm_namespace, podshm_namespace_factory):
+    extra = podshm_namespace_factory("baseline")
+    assert extra.name != podshm_namespace.name
+    meta = read(podshm_cluster, extra.name)
+    assert meta.labels["podshm.io/run-id"] == "{run_id}"
+    assert meta.labels["pod-security.kubernetes.io/enforce"] == "baseline"
+"""
+
+
+def test_each_test_gets_a_labelled_restricted_namespace_deleted_after(
+    pytester: pytest.Pytester, real_cluster_env
+):
+    run_id = real_cluster_env.new_run_id()
+    pytester.makepyfile(test_ns=NAMESPACE_TESTS.replace("{run_id}", run_id))
+    junit = pytester.path / "junit.xml"
+    result = run_inner(pytester, "--podshm-namespace-prefix", "team", f"--junitxml={junit}")
+    result.assert_outcomes(passed=2)
+    assert run_id_of(result) == run_id
+    cases = junit_cases(junit)
+    names = [n for case in cases.values() for n in properties(case)["namespace"].split()]
+    assert len(names) == len(set(names)) == 3, names
+    assert all(name.startswith(f"team-{run_id}-") for name in names)
+    real_cluster_env.assert_cleaned_up(run_id, wait=True)
+
+
+KEEP_TESTS = """
+def test_fails(podshm_pod):
+    podshm_pod("devshm-default.yaml")
+    assert False, "on purpose"
+
+
+def test_passes(podshm_namespace):
+    pass
+"""
+
+
+def test_failed_tests_namespace_is_kept_when_asked(pytester: pytest.Pytester, real_cluster_env):
+    run_id = real_cluster_env.new_run_id()
+    pytester.makepyfile(test_keep=KEEP_TESTS)
+    junit = pytester.path / "junit.xml"
+    result = run_inner(pytester, "--podshm-keep-namespaces-on-failure", f"--junitxml={junit}")
+    result.assert_outcomes(passed=1, failed=1)
+    cluster = real_cluster_env.cluster
+    (kept,) = cluster.live_namespaces(run_id)
+    namespace = cluster.core.read_namespace(kept)
+    assert namespace.metadata.labels[KEEP_LABEL] == "true"
+    assert namespace.metadata.annotations[TEST_ANNOTATION] == "test_keep.py::test_fails"
+    assert properties(junit_cases(junit)["test_fails"])["kept_namespace"] == kept
+    # The pod stays too, for debugging, and it still runs.
+    (pod,) = cluster.core.list_namespaced_pod(kept).items
+    assert pod.metadata.name == "devshm-default"
+    assert pod.status.phase == "Running"
+    # The passing test's namespace went; the kept one goes only when someone deletes it.
+    cluster.core.delete_namespace(kept)
+    real_cluster_env.assert_cleaned_up(run_id)
+
+
+INTERRUPTED_TEST = """
+import time
+
+
+def test_sleeps(podshm_pod):
+    podshm_pod("devshm-default.yaml")
+    print("POD IS RUNNING", flush=True)
+    time.sleep(600)
+"""
+
+
+def wait_for(condition, what: str, proc: subprocess.Popen, log: Path, timeout: float = 60.0):
+    """Poll ``condition`` while the inner run is alive."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert proc.poll() is None, f"inner run ended before {what}:\n{log.read_text()}"
+        assert time.monotonic() < deadline, f"no {what} after {timeout:g} s:\n{log.read_text()}"
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("moment", ["namespace-exists", "pod-running"])
+def test_sigint_leaves_no_namespace_of_the_run(
+    pytester: pytest.Pytester, real_cluster_env, moment: str
+):
+    """Ctrl-C of a real pytest process, as soon as its namespace exists or while it sleeps."""
+    run_id = real_cluster_env.new_run_id()
+    test_file = pytester.makepyfile(test_interrupted=INTERRUPTED_TEST)
+    log = pytester.path / "inner.log"
+    cluster = real_cluster_env.cluster
+    argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-s", str(test_file)]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            argv, cwd=pytester.path, env=dict(os.environ), stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        if moment == "namespace-exists":
+            wait_for(lambda: cluster.namespaces(run_id), "namespace", proc, log)
+        else:
+            wait_for(lambda: "POD IS RUNNING" in log.read_text(), "running pod", proc, log)
+        proc.send_signal(signal.SIGINT)
+        returncode = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    output = log.read_text()
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    assert "KeyboardInterrupt" in output
+    # Deletion of every namespace of the run was requested before the process exited...
+    assert cluster.live_namespaces(run_id) == [], output
+    # ...and the cluster finishes it: zero namespaces of the run.
+    assert cluster.wait_gone(run_id) == [], output
+
+
+POD_TEST = """
+def test_pod(podshm_pod):
+    podshm_pod("devshm-default.yaml")
+"""
+
+
+def test_missing_image_fails_fast_with_the_image_error(pytester: pytest.Pytester, real_cluster_env):
+    """pull policy Never and an image the node lacks: ErrImageNeverPull, not a timeout."""
+    image = "podshm.local/does-not-exist:0"
+    run_id = real_cluster_env.new_run_id()
+    pytester.makepyfile(POD_TEST)
+    junit = pytester.path / "junit.xml"
+    start = time.monotonic()
+    result = run_inner(pytester, "--podshm-image", image, f"--junitxml={junit}")
+    elapsed = time.monotonic() - start
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"podshm: pod podshm-{run_id}-*/devshm-default: container '*' is ErrImageNeverPull: "
+            f'Container image "{image}" is not present with pull policy of Never*'
+            "-- check --podshm-image (PODSHM_IMAGE)*",
+            "*- podshm diagnostics -*",
+            f"== pod podshm-{run_id}-*/devshm-default",
+            "container * waiting: ErrImageNeverPull*",
+            "-- events",
+            "Warning ErrImageNeverPull*",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
+    # The default pod timeout is 120 s: the failure came from the pod's state, at once.
+    assert elapsed < 30 + 10, f"inner run took {elapsed:.1f} s"
+    props = properties(junit_cases(junit)["test_pod"])
+    assert "ErrImageNeverPull" in props["pod_diagnostics"]
+    assert props["image"] == image
+    real_cluster_env.assert_cleaned_up(run_id)
+
+
+def run_default_devshm(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, Path]:
+    """The suite's default /dev/shm scenario, with a junit report."""
+    junit = pytester.path / "junit.xml"
+    result = run_inner(
+        pytester, "--pyargs", "podshm.suite", "-k", "default_devshm", f"--junitxml={junit}", *args
+    )
+    return result, junit
+
+
+def test_suite_scenario_junit_properties_and_summary(pytester: pytest.Pytester, real_cluster_env):
+    result, junit = run_default_devshm(pytester)
+    result.assert_outcomes(passed=1, deselected=27)
+    result.stdout.fnmatch_lines(
+        [
+            "*podshm /dev/shm summary*",
+            "scenario * expected * observed * verdict * test",
+            "devshm-default * 64.0 MiB * 64.0 MiB * ok * passed",
+        ]
+    )
+    (case,) = junit_cases(junit).values()
+    props = properties(case)
+    assert case.get("name") == DEFAULT_DEVSHM
+    assert props["kubernetes_version"] == K8S_VERSION
+    assert props["node"] == the_node(real_cluster_env)
+    assert props["container_runtime"] == RUNTIME
+    assert props["kernel"] == platform.uname().release
+    assert props["image"] == real_cluster_env.cluster.image
+    assert props["shm_size_bytes"] == props["expected_shm_size_bytes"] == str(64 * MIB)
+    assert props["bytes_written_before_enospc"] == str(64 * MIB)
+    assert props["shm_verdict"] == "ok"
+    assert "pod_diagnostics" not in props
+    real_cluster_env.assert_cleaned_up(real_cluster_env.track(props["run_id"]))
+
+
+def test_wrong_expectation_is_a_mismatch_with_pod_diagnostics(
+    pytester: pytest.Pytester, real_cluster_env
+):
+    expectations = pytester.path / "wrong.yaml"
+    expectations.write_text("devshm-default: 128Mi\n")
+    result, junit = run_default_devshm(pytester, "--podshm-expectations", str(expectations))
+    result.assert_outcomes(failed=1, deselected=27)
+    result.stdout.fnmatch_lines(
+        [
+            f"*/dev/shm is {64 * MIB} bytes, expected {128 * MIB}: overridden by {expectations}*",
+            "*- podshm diagnostics -*",
+            "*podshm /dev/shm summary*",
+            "devshm-default * 128.0 MiB * 64.0 MiB * MISMATCH * failed",
+        ]
+    )
+    (case,) = junit_cases(junit).values()
+    assert case.find("failure") is not None
+    props = properties(case)
+    assert props["shm_size_bytes"] == str(64 * MIB)
+    assert props["expected_shm_size_bytes"] == str(128 * MIB)
+    assert props["shm_verdict"] == "MISMATCH"
+    diagnostics = props["pod_diagnostics"]
+    for part in ("== pod podshm-", "-- status", "phase Running", "container sender: running"):
+        assert part in diagnostics, diagnostics
+    for part in ("-- events", "Normal Scheduled", "Normal Started", "-- logs sender"):
+        assert part in diagnostics, diagnostics
+    real_cluster_env.assert_cleaned_up(real_cluster_env.track(props["run_id"]))
+
+
+def test_expectations_file_overrides_the_computed_size(pytester: pytest.Pytester, real_cluster_env):
+    expectations = pytester.path / "containerd.yaml"
+    expectations.write_text("devshm-default: 64Mi  # what containerd mounts\n")
+    result, junit = run_default_devshm(pytester, "--podshm-expectations", str(expectations))
+    result.assert_outcomes(passed=1, deselected=27)
+    (case,) = junit_cases(junit).values()
+    props = properties(case)
+    assert props["expected_shm_rule"].startswith(f"overridden by {expectations} (computed: ")
+    assert props["shm_size_bytes"] == props["expected_shm_size_bytes"] == str(64 * MIB)
+    real_cluster_env.assert_cleaned_up(real_cluster_env.track(props["run_id"]))
+
+
+XDIST_TESTS = """
+import os
+
+import pytest
+
+
+@pytest.mark.parametrize("n", range(3))
+def test_ns(podshm_namespace, n):
+    pass
+
+
+def test_pod(podshm_pod):
+    pod = podshm_pod("devshm-default.yaml")
+    assert pod.exec("sender", ["true"]).exit_code == 0
+
+
+def test_worker_crash(podshm_namespace):
+    os._exit(1)
+"""
+
+
+def test_xdist_workers_share_the_run_and_clean_up(pytester: pytest.Pytester, real_cluster_env):
+    pytester.makepyfile(test_dist=XDIST_TESTS)
+    junit = pytester.path / "junit.xml"
+    result = run_inner(pytester, "-n", "2", "-p", "xdist", f"--junitxml={junit}")
+    result.assert_outcomes(passed=4, failed=1)
+    run_id = real_cluster_env.track(run_id_of(result))  # the controller's
+    cases = junit_cases(junit)
+    finished = [properties(case) for name, case in cases.items() if name != "test_worker_crash"]
+    assert {props["run_id"] for props in finished} == {run_id}
+    assert all(props["namespace"].startswith(f"podshm-{run_id}-") for props in finished)
+    # The crashed worker could not clean up; the controller swept its namespace.
+    real_cluster_env.assert_cleaned_up(run_id, wait=True)
