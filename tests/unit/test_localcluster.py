@@ -1,0 +1,107 @@
+"""Pure parts of the local cluster: build descriptions, generated files, PID bookkeeping."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import yaml
+
+from podshm.localcluster import components, configs, daemons, gobuild
+from podshm.localcluster.layout import Layout
+from podshm.localcluster.pki import Authority, Pair
+
+
+def test_kubernetes_is_stamped_like_upstream_builds() -> None:
+    comp = components.kubernetes("v1.37.2", "2026-10-27T12:01:04Z", ["k8s.io/api"])
+    assert "-X k8s.io/component-base/version.gitVersion=v1.37.2" in comp.ldflags
+    assert "-X k8s.io/client-go/pkg/version.gitMinor=37" in comp.ldflags
+    assert comp.replaces == {"k8s.io/api": "k8s.io/api v0.37.2"}
+    assert comp.packages["kubelet"] == "k8s.io/kubernetes/cmd/kubelet"
+
+
+def test_binary_names_follow_go_build_rules() -> None:
+    assert gobuild._default_binary_name("go.etcd.io/etcd/server/v3") == "server"
+    assert gobuild._default_binary_name("github.com/opencontainers/runc") == "runc"
+    assert gobuild._default_binary_name("k8s.io/kubernetes/cmd/kubelet") == "kubelet"
+
+
+def test_wrapper_module_pins_staging_modules(monkeypatch) -> None:
+    monkeypatch.setattr(gobuild, "_directives", lambda m, v: ("go 1.26.0", ["godebug x=1"]))
+    comp = components.kubernetes("v1.37.2", "d", ["k8s.io/api", "k8s.io/apimachinery"])
+    text = gobuild.wrapper_gomod(comp)
+    assert "require k8s.io/kubernetes v1.37.2" in text
+    assert "\tk8s.io/api => k8s.io/api v0.37.2" in text
+    assert "go 1.26.0" in text and "godebug x=1" in text
+
+
+def test_committed_wrapper_modules_match_the_defaults() -> None:
+    build = gobuild.repo_build_dir()
+    assert build is not None
+    for key in (
+        f"kubernetes/{components.DEFAULT_K8S_VERSION}",
+        f"containerd/{components.DEFAULT_CONTAINERD_VERSION}",
+        f"runc/{components.DEFAULT_RUNC_VERSION}",
+        f"etcd/{components.DEFAULT_ETCD_VERSION}",
+    ):
+        assert (build / key / "go.mod").is_file(), key
+        assert (build / key / "go.sum").stat().st_size > 0, key
+
+
+def test_kubelet_config_for_cgroup_v1(tmp_path) -> None:
+    layout = Layout(tmp_path)
+    layout.config.mkdir(parents=True)
+    pair = Pair(tmp_path / "k.crt", tmp_path / "k.key")
+    new = yaml.safe_load(
+        configs.kubelet_config(
+            layout, minor=37, ca=tmp_path / "ca", serving=pair, cgroup_root="/podshm"
+        ).read_text()
+    )
+    assert new["cgroupDriver"] == "cgroupfs"
+    assert new["failCgroupV1"] is False
+    assert new["cgroupRoot"] == "/podshm"
+    assert new["authentication"]["anonymous"]["enabled"] is False
+    # Before 1.35 the field does not exist and strict decoding would reject it.
+    old = yaml.safe_load(
+        configs.kubelet_config(
+            layout, minor=34, ca=tmp_path / "ca", serving=pair, cgroup_root="/podshm"
+        ).read_text()
+    )
+    assert "failCgroupV1" not in old
+
+
+def test_containerd_config_is_rendered_completely(tmp_path) -> None:
+    layout = Layout(tmp_path)
+    layout.config.mkdir(parents=True)
+    text = configs.containerd_toml(
+        layout, runc="/x/runc", cni_bin="/usr/lib/cni", pause_image="podshm.local/pause:1"
+    ).read_text()
+    assert "${" not in text
+    assert "sandbox = 'podshm.local/pause:1'" in text
+    assert "SystemdCgroup = false" in text
+    assert f'address = "{layout.containerd_socket}"' in text
+
+
+def test_certificates_are_reused_not_reissued(tmp_path) -> None:
+    ca = Authority(tmp_path)
+    first = ca.issue("admin", "podshm-admin", orgs=("system:masters",), client=True)
+    body = first.cert.read_bytes()
+    again = Authority(tmp_path).issue("admin", "podshm-admin", client=True)
+    assert again.cert.read_bytes() == body
+    assert oct(first.key.stat().st_mode & 0o777) == "0o600"
+
+
+def test_pid_files_never_match_a_reused_pid(tmp_path) -> None:
+    layout = Layout(tmp_path)
+    pid = daemons.start(layout, "sleeper", [sys.executable, "-c", "import time; time.sleep(30)"])
+    assert daemons.running(layout, "sleeper") == pid
+    recorded = (layout.pids / "sleeper.pid").read_text()
+    # Same PID, other start time: a different process, never signalled.
+    (layout.pids / "sleeper.pid").write_text(f"{pid} 1\n")
+    assert daemons.running(layout, "sleeper") is None
+    assert daemons.stop(layout, "sleeper") is False
+    assert os.waitpid(pid, os.WNOHANG) == (0, 0)  # still alive: it was not ours to stop
+    (layout.pids / "sleeper.pid").write_text(recorded)
+    assert daemons.stop(layout, "sleeper") is True
+    os.waitpid(pid, 0)
+    assert not (layout.pids / "sleeper.pid").exists()
