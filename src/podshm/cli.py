@@ -14,6 +14,7 @@ from podshm.errors import PodshmError
 
 # (sub-command, module that owns it). Imported lazily so `podshm --help` stays fast.
 GROUPS: tuple[tuple[str, str], ...] = (
+    ("bench", "podshm.bench.cli"),
     ("cluster", "podshm.localcluster.cli"),
     ("image", "podshm.image.cli"),
     ("run", "podshm.runner"),

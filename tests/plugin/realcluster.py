@@ -30,6 +30,15 @@ def new_run_id() -> str:
     return "t" + "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(5))
 
 
+def assert_one_selected(result: pytest.RunResult, outcome: str) -> None:
+    """One scenario picked with -k ended as ``outcome``; the rest of the suite was deselected."""
+    outcomes = result.parseoutcomes()
+    assert outcomes.get(outcome) == 1, outcomes
+    others = ("passed", "failed", "errors", "skipped", "xfailed", "xpassed")
+    assert not [k for k in others if k != outcome and outcomes.get(k)], outcomes
+    assert outcomes.get("deselected", 0) > 0, outcomes
+
+
 def run_id_of(result: pytest.RunResult) -> str:
     """The run id an inner run printed in its report header."""
     for line in result.stdout.lines:

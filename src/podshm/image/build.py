@@ -7,8 +7,9 @@ the build is a no-op, so tests and cluster bring-up can call these functions
 every time at the cost of one ``apt-get --simulate``.
 
 The test image is Debian bookworm (mmdebstrap, from the host's apt sources)
-with python3, podshm and the sysv_ipc/posix_ipc wheels; it runs as uid 65532
-and sleeps by default, so pods exec the ``podshm-ipc`` helpers into it. The
+with python3, podshm and the sysv_ipc/posix_ipc wheels, plus the benchmark's
+static C inner loop /usr/local/bin/podshm-ipcbench; it runs as uid 65532 and
+sleeps by default, so pods exec the ``podshm-ipc`` helpers into it. The
 pause image is Kubernetes' pause.c compiled statically, one file, uid 65535.
 """
 
@@ -20,7 +21,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from podshm.errors import PodshmError
-from podshm.image import oci, rootfs, wheels
+from podshm.image import native, oci, rootfs, wheels
 
 BUILDER_VERSION = 1
 """Bump when the recipe changes in a way the hashed inputs do not show."""
@@ -183,6 +183,7 @@ def gather_test_image_inputs(
         "podshm_version": wheels.package_version(),
         "podshm_source": wheels.source_digest(pkg_dir),
         "scripts": dict(wheels.IMAGE_SCRIPTS),
+        "ipcbench": native.ipcbench_inputs(),
         "config": _config_inputs(TEST_IMAGE_CONFIG),
     }
 
@@ -241,8 +242,14 @@ def build_test_image(
             wheels.stage_usr_local(
                 staging, wheel_files, wheels.package_dir(), inputs["podshm_version"]
             )
+            source = native.find_ipcbench_source()
+            report(f"gcc {' '.join(native.IPCBENCH_CFLAGS)} {source}")
+            native.build_ipcbench(staging / "bin" / native.IPCBENCH_NAME, source)
             staged = wheels.source_digest(staging / wheels.SITE_PACKAGES / "podshm")
-            if staged != inputs["podshm_source"]:
+            if (
+                staged != inputs["podshm_source"]
+                or oci.sha256_file(source) != inputs["ipcbench"]["source"]
+            ):
                 raise PodshmError(
                     "podshm's source files changed while the image was being built",
                     "run the build again once the edits are saved",
@@ -292,37 +299,14 @@ def find_pause_source() -> Path:
     )
 
 
-def _tool(name: str, purpose: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        raise PodshmError(
-            f"{name} not found on PATH: {purpose}",
-            "run scripts/install-image-deps.sh (apt-get install gcc libc6-dev)",
-        )
-    return path
-
-
 def pause_image_inputs(source: Path) -> dict[str, Any]:
     """The pause image's inputs: source, flags, compiler and the static libc it links."""
-    gcc = _tool("gcc", "it compiles the pause binary")
-    version = subprocess.run(
-        [gcc, "--version"], capture_output=True, text=True, check=True
-    ).stdout.splitlines()[0]
-    libc_a = subprocess.run(
-        [gcc, "-print-file-name=libc.a"], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    if not Path(libc_a).is_file():
-        raise PodshmError(
-            "libc.a not found: the pause binary is linked statically",
-            "run scripts/install-image-deps.sh (apt-get install libc6-dev)",
-        )
     return {
         "builder": BUILDER_VERSION,
         "arch": oci.oci_arch(),
         "pause_c": oci.sha256_file(source),
         "cflags": list(PAUSE_CFLAGS),
-        "gcc": version,
-        "libc_a": oci.sha256_file(Path(libc_a)),
+        **native.toolchain_inputs(),
         "config": _config_inputs(PAUSE_IMAGE_CONFIG),
     }
 
@@ -352,20 +336,7 @@ def build_pause_image(
         with tempfile.TemporaryDirectory(prefix=".build-", dir=out_dir) as tmp:
             binary = Path(tmp, "pause")
             report(f"gcc {' '.join(PAUSE_CFLAGS)} {source}")
-            gcc = _tool("gcc", "it compiles the pause binary")
-            proc = subprocess.run(
-                [gcc, *PAUSE_CFLAGS, "-o", str(binary), str(source)],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if proc.returncode != 0:
-                raise PodshmError(
-                    f"compiling pause.c failed: {proc.stderr.strip()[-300:]}",
-                    "run scripts/install-image-deps.sh (gcc, libc6-dev)",
-                )
-            if strip := shutil.which("strip"):
-                subprocess.run([strip, str(binary)], check=True)
+            native.compile_static(source, binary, PAUSE_CFLAGS)
             entry = oci.FileEntry("pause", binary.read_bytes(), mode=0o755)
             layer = oci.layer_from_entries([entry], Path(tmp, "layer.tar.gz"))
             written = oci.write_oci_archive(

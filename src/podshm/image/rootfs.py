@@ -62,6 +62,7 @@ chroot "$root" python3 -m compileall -q --invalidation-mode checked-hash \\
 # Fail the build, not a pod, if the helpers need anything the image lacks.
 chroot "$root" python3 -c 'import podshm, posix_ipc, sysv_ipc'
 chroot "$root" /usr/local/bin/podshm-ipc --help > /dev/null
+chroot "$root" /usr/local/bin/podshm-ipcbench --version > /dev/null
 """
 """Runs on the host with the rootfs as $1, after the /usr/local payload is copied in."""
 

@@ -9,5 +9,6 @@ import the rest of podshm. Modules, one responsibility each:
 - ``posix``: POSIX shm + semaphore (the article's memwriter/memreader) and mqueues;
 - ``mounts``/``shmfs``: /dev/shm facts and fill-until-ENOSPC;
 - ``listing``/``cleanup``: ``ipc-list`` and ``ipc-remove``;
+- ``bench``: the ``bench-*`` peers of ``podshm bench`` (Python inner loop, batches);
 - ``parser``: the command table (argparse); ``cli``: the runner behind ``main``.
 """

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from collections.abc import Callable
 from typing import Any, NoReturn
 
 from . import cleanup, listing, posix, shmfs, sysv
+from .bench import batch as bench_batch
+from .bench import info as bench_info
+from .bench import peer as bench_peer
+from .bench.wire import MIN_SIZE, MODES, ROLES, TRANSPORTS
 from .common import DEFAULT_TEXT
 from .ftok import DEFAULT_PROJ_ID, parse_key
 from .mounts import parse_size
@@ -53,12 +58,36 @@ def _checked(
     return parse
 
 
+def csv_of(item: Callable[[str], Any], what: str) -> Callable[[str], tuple]:
+    """An argparse type for a comma-separated list whose items ``item`` checks one by one."""
+
+    def parse(text: str) -> tuple:
+        values = tuple(item(part) for part in text.split(",") if part)
+        if not values:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a list of {what}")
+        return values
+
+    return parse
+
+
+def one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
+    """An argparse type accepting exactly these words (usable inside :func:`csv_of`)."""
+    return _checked(str, lambda v: v in choices, "one of " + ", ".join(choices))
+
+
 _seconds = _checked(float, lambda v: math.isfinite(v) and v >= 0, "a number of seconds >= 0")
 _size = _checked(parse_size, lambda v: v > 0, "a byte count > 0 like 4194304 or 4m")
 _proj_id = _checked(lambda t: int(t, 0), lambda v: 1 <= v <= 255, "a proj id in 1..255")
 _octal = _checked(lambda t: int(t, 8), lambda v: 0 <= v <= 0o7777, "an octal mode like 666")
 _msg_type = _checked(int, lambda v: v > 0, "a message type > 0")
 _key = _checked(parse_key, lambda v: v != 0, "a non-zero 32-bit key (decimal or 0x hex)")
+message_size = _checked(int, lambda v: v >= MIN_SIZE, f"a message size >= {MIN_SIZE} bytes")
+"""argparse type of a benchmark message size (``podshm bench --sizes`` uses it too)."""
+_count = _checked(int, lambda v: v >= 0, "a count >= 0 (0: until --budget)")
+_cpu = _checked(int, lambda v: v >= -1, "a CPU number (-1: not pinned)")
+_run_id = _checked(
+    str, lambda v: re.fullmatch(r"[a-z0-9][a-z0-9-]{0,39}", v) is not None, "a run id [a-z0-9-]"
+)
 
 
 def _flag(*names: str, **kwargs: Any) -> tuple[tuple[str, ...], dict[str, Any]]:
@@ -96,6 +125,13 @@ _SHM_NAMES = [
     _flag("--sem-name", type=_NAME, default=posix.DEFAULT_SEM_NAME),
 ]
 _MQ_NAME = [_flag("--name", type=_NAME, default=posix.DEFAULT_MQ_NAME)]
+_BENCH_RUN = [
+    _flag("--budget", type=_seconds, default=0.1, help="s the client sends (%(default)s)"),
+    _flag("--warmup", type=_seconds, default=0.0, help="s not measured at the start"),
+    _flag("--count", type=_count, default=0, help="stop after N measured messages"),
+    _flag("--verify", choices=("seq", "full"), default="seq", help="full: every byte + CRC"),
+]
+_IPCBENCH = _flag("--ipcbench", default=bench_batch.DEFAULT_IPCBENCH, help="the C inner loop")
 _SELECT = [
     _flag("--prefix", help="POSIX names starting with this (leading / optional)"),
     _flag("--key", type=_key, action="append", help="SysV key, repeatable (0x.. or int)"),
@@ -183,6 +219,50 @@ COMMANDS: dict[str, tuple[Callable[..., None], str, list]] = {
             _flag("--sem-name", type=_NAME, action="append", help="repeatable"),
             _flag("--mq-name", type=_NAME, action="append", help="repeatable"),
         ],
+    ),
+    # bench-peer takes podshm-ipcbench's flags, so one run is described once (PeerSpec.argv).
+    "bench-peer": (
+        bench_peer.bench_peer,
+        "one side of one benchmark run, Python inner loop (flags as podshm-ipcbench)",
+        [
+            _flag("--transport", choices=TRANSPORTS, required=True),
+            _flag("--role", choices=ROLES, required=True),
+            _flag("--mode", choices=MODES, required=True, help="lat: ping-pong, thr: stream"),
+            _flag("--size", type=message_size, default=64, help="message bytes (%(default)s)"),
+            _flag("--dir", required=True, help="shared directory: ready file, socket, FIFOs"),
+            _flag("--tag", required=True, help="names this run's objects (same on both sides)"),
+            *_BENCH_RUN,
+            _flag("--cpu", type=_cpu, default=-1, help="pin to this CPU (-1: not pinned)"),
+            _flag("--timeout", type=_seconds, default=10.0, help="bound of the whole run, s"),
+        ],
+    ),
+    "bench-batch": (
+        bench_batch.bench_batch,
+        "run a plan of benchmark cells for one role (C and/or Python inner loop)",
+        [
+            _flag("--role", choices=ROLES, required=True),
+            _flag("--dir", required=True, help="shared directory: ready files, sockets, FIFOs"),
+            _flag("--run", type=_run_id, required=True, help="cell tags are <run>-<index>"),
+            _flag("--transports", type=csv_of(one_of(TRANSPORTS), "transports"), required=True),
+            _flag("--sizes", type=csv_of(message_size, "sizes"), default=(64,)),
+            _flag("--modes", type=csv_of(one_of(MODES), "modes"), default=MODES),
+            _flag("--impls", type=csv_of(one_of(bench_batch.IMPLS), "impls"), default=("c",)),
+            _flag(
+                "--placements",
+                type=csv_of(one_of(bench_batch.PLACEMENTS), "placements"),
+                default=("none",),
+            ),
+            _flag("--cpus", type=csv_of(_cpu, "CPUs"), default=(), help="A,B: first, second CPU"),
+            *_BENCH_RUN,
+            _flag("--cell-timeout", type=_seconds, default=10.0, help="bound of one cell, s"),
+            _flag("--timeout", type=_seconds, default=300.0, help="bound of the batch, s"),
+            _IPCBENCH,
+        ],
+    ),
+    "bench-info": (
+        bench_info.bench_info,
+        "CPUs this process may use, IPC limits and the C inner loop's version",
+        [_IPCBENCH],
     ),
 }
 

@@ -1,40 +1,33 @@
-"""Round-trip cost of the pod-internal IPC paths (seed 004's question), opt-in: -m bench.
+"""Seed 004's question on your cluster (opt-in: ``-m bench``): which transport should two
+containers of one pod use, and what does the pod cost against two processes on the host?
 
-Each helper reports its own ``elapsed_s``; the medians land in the junit report. These are
-indicative (they include process start-up inside the container), not ipc-bench figures.
+One test per transport: a bench pod, then the same programs on the host and in the pod,
+interleaved (C and Python inner loops; same and different CPUs, pinned alike). The figures
+go into the junit report as properties (see ``podshm.bench.document.junit_properties``);
+only the machinery is asserted (every message arrived, counts and pinning as asked), never
+a speed. ``podshm bench`` runs the same measurement for all transports with table and chart.
+The host baseline is the machine running pytest: meaningful when it is the pod's node.
 """
 
 from __future__ import annotations
 
-import statistics
-
 import pytest
 
-from podshm.suite import helpers as ipc
+from podshm.bench.config import BenchConfig
+from podshm.bench.document import junit_properties
+from podshm.bench.environments import HostEnv, PodEnv
+from podshm.bench.runner import run_benchmark
+from podshm.ipc.bench.wire import TRANSPORTS
 
 pytestmark = [pytest.mark.bench]
-ROUNDS = 5
 
 
-@pytest.mark.parametrize(
-    ("manifest", "send", "recv"),
-    [
-        pytest.param(
-            "sysv-shared-ftok.yaml", ipc.sysv_shm_send(), ipc.sysv_shm_recv(), id="sysv-shm"
-        ),
-        pytest.param("posix-shm.yaml", ipc.posix_shm_send(), ipc.posix_shm_recv(), id="posix-shm"),
-        pytest.param("ipc-pair.yaml", ipc.posix_mq_send(), ipc.posix_mq_recv(), id="posix-mq"),
-    ],
-)
-def test_round_trip(podshm_pod, podshm_record, manifest, send, recv):
-    """Median helper-measured time of a send and of a receive."""
-    pod = podshm_pod(manifest)
-    sends, recvs = [], []
-    for _ in range(ROUNDS):
-        sent = pod.run_ipc("sender", *send)
-        got = pod.run_ipc("receiver", *recv, timeout=ipc.exec_timeout(ipc.RECV_TIMEOUT_S))
-        assert sent.ok and got.ok, sent.describe() + "\n" + got.describe()
-        sends.append(float(sent.get("elapsed_s")))
-        recvs.append(float(got.get("elapsed_s")))
-    podshm_record("send_elapsed_s_median", statistics.median(sends))
-    podshm_record("recv_elapsed_s_median", statistics.median(recvs))
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_transport_pod_vs_host(podshm_pod, podshm_record, transport):
+    """Latency (p50, p99) and throughput of one transport, pod vs host, as junit properties."""
+    pod = podshm_pod("bench-pair.yaml")
+    with HostEnv.create() as host:
+        result = run_benchmark(BenchConfig(transports=(transport,)), [host, PodEnv(pod)])
+    for name, value in junit_properties(result):
+        podshm_record(name, value)
+    assert not result.problems, "\n".join(result.problems)

@@ -1,0 +1,50 @@
+"""The benchmark through a real pod of the local cluster, at a tiny size.
+
+The same checks as on the host, now across two containers: each of the seven transports,
+C and Python, same and different CPUs, moves exactly the messages sent with identical
+CRC-32s on both sides, pinned where asked, and the report validates. Host and pod run
+interleaved, as in ``podshm bench``. No figure is compared with anything.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from podshm.bench.config import BenchConfig
+from podshm.bench.document import to_document, validate_document
+from podshm.bench.environments import HostEnv, PodEnv
+from podshm.bench.runner import run_benchmark
+from podshm.bench.table import render
+from podshm.ipc.bench.wire import PROTOCOL, TRANSPORTS
+
+pytestmark = pytest.mark.cluster
+COUNT = 5
+
+
+def test_tiny_benchmark_through_a_real_pod(podshm_pod, podshm_record) -> None:
+    pod = podshm_pod("bench-pair.yaml")
+    config = BenchConfig(
+        sizes=(64, 4096), reps=1, count=COUNT, budget_s=30.0, warmup_s=0.0, verify="full"
+    )
+    with HostEnv.create() as host:
+        result = run_benchmark(config, [host, PodEnv(pod)])
+    assert result.problems == [], "\n".join(result.problems)
+    info = result.environments["pod"]
+    assert info["protocol"] == PROTOCOL and info["ipcbench"]["protocol"] == PROTOCOL
+    assert info["node"] == pod.node_name
+    pod_records = [r for r in result.records if r["env"] == "pod"]
+    # 7 transports x 2 sizes x 2 modes x 2 inner loops x 2 placements
+    assert len(pod_records) == len(TRANSPORTS) * 2 * 2 * 2 * 2
+    assert {r["transport"] for r in pod_records} == set(TRANSPORTS)
+    for record in pod_records:
+        assert record["ok"] and record["sent"] == record["received"] == COUNT, record
+    doc = json.loads(json.dumps(to_document(result)))
+    assert validate_document(doc) == []
+    assert all(
+        row["ratio"]["p50" if row["mode"] == "lat" else "msgs_per_s"] for row in doc["summary"]
+    )
+    text = render(result)
+    assert "pod / host" in text
+    podshm_record("bench_cells", len(result.records))
