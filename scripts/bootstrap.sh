@@ -22,10 +22,13 @@ for pkg in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
   [[ $status == "install ok installed" ]] || missing+=("$pkg")
 done
+# The offline image build resolves its package set from the host's apt lists.
+if [[ ${#missing[@]} -gt 0 ]] || ! compgen -G "/var/lib/apt/lists/*Packages*" >/dev/null; then
+  apt-get update -qq
+fi
 if [[ ${#missing[@]} -gt 0 ]]; then
   echo "bootstrap: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 bash scripts/install-image-deps.sh
