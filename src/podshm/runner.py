@@ -94,14 +94,16 @@ def _local_cluster_env(start: bool) -> dict[str, str] | None:
     The test image is built (cached) and imported by `cluster up`, and nothing is pulled.
     """
     from podshm.image import build as image_build
-    from podshm.localcluster import cluster
+    from podshm.localcluster import cluster, components
     from podshm.localcluster.layout import CONTEXT_NAME, Layout
 
     layout = Layout.default()
-    if not start and not cluster.healthy(layout):
+    version = cluster.running_version(layout)
+    if version is None and not start:
         return None
     image = image_build.build_test_image(progress=image_build.stderr_progress())
-    cluster.up(images={image.ref: image.archive_path})
+    # A running cluster is reused whatever its version (it only gets the image imported).
+    cluster.up(version or components.DEFAULT_K8S_VERSION, images={image.ref: image.archive_path})
     return {
         "PODSHM_KUBECONFIG": str(layout.admin_kubeconfig),
         "PODSHM_CONTEXT": CONTEXT_NAME,

@@ -293,6 +293,12 @@ def _read_info(layout: Layout) -> ClusterInfo | None:
         return None
 
 
+def running_version(layout: Layout) -> str | None:
+    """The Kubernetes version of the healthy local cluster, or None when it is not up."""
+    info = _read_info(layout)
+    return info.kubernetes if info and healthy(layout) else None
+
+
 def healthy(layout: Layout) -> bool:
     """Every daemon is the process we started and the node is Ready."""
     info = _read_info(layout)
