@@ -72,6 +72,8 @@ def test_down_leaves_nothing_and_up_recovers_from_a_killed_cluster() -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # Background jobs of a shell ignore SIGINT; restore the default as a terminal would.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     apiserver_pid = layout.pids / "kube-apiserver.pid"
     deadline = time.monotonic() + 300

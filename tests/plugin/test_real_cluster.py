@@ -176,7 +176,14 @@ def test_sigint_leaves_no_namespace_of_the_run(
     argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-s", str(test_file)]
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            argv, cwd=pytester.path, env=dict(os.environ), stdout=out, stderr=subprocess.STDOUT
+            argv,
+            cwd=pytester.path,
+            env=dict(os.environ),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            # A shell that starts jobs in the background ignores SIGINT for them, and Python
+            # then never raises KeyboardInterrupt: restore the default as a terminal would.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
     try:
         if moment == "namespace-exists":

@@ -4,7 +4,7 @@ Used by `podshm cluster down` and by `up` when it finds a cluster whose
 processes are gone but whose state is still there (a killed session): the
 daemons (by recorded PID), container processes in our own cgroup tree, the
 containerd shims of our socket, every mount under the state directory, the CNI
-bridge, the cgroups and the state directory itself.
+bridge, the kubelet's iptables chains, the cgroups and the state directory itself.
 """
 
 from __future__ import annotations
@@ -136,12 +136,51 @@ def delete_bridge() -> bool:
     return True
 
 
+# Chains the kubelet itself creates (pkg/kubelet/kubelet_network_linux.go); kube-proxy's
+# KUBE-* chains are not ours and are never touched.
+KUBELET_CHAINS = ("KUBE-FIREWALL", "KUBE-KUBELET-CANARY", "KUBE-IPTABLES-HINT")
+
+
+def _iptables_tools() -> list[str]:
+    return [tool for tool in ("iptables", "ip6tables") if shutil.which(tool)]
+
+
+def kubelet_chains() -> list[str]:
+    """The kubelet's iptables chains still present, as "tool table chain"."""
+    found = []
+    for tool in _iptables_tools():
+        for table in ("filter", "mangle", "nat"):
+            rules = subprocess.run([tool, "-t", table, "-S"], capture_output=True, text=True)
+            for line in rules.stdout.splitlines():
+                parts = line.split()
+                if len(parts) == 2 and parts[0] == "-N" and parts[1] in KUBELET_CHAINS:
+                    found.append(f"{tool} {table} {parts[1]}")
+    return found
+
+
+def remove_kubelet_chains() -> int:
+    """Delete the jumps to, then the chains the kubelet made; without iptables, nothing to do."""
+    removed = 0
+    for entry in kubelet_chains():
+        tool, table, chain = entry.split()
+        rules = subprocess.run([tool, "-t", table, "-S"], capture_output=True, text=True)
+        for line in rules.stdout.splitlines():
+            parts = line.split()
+            if parts[:1] == ["-A"] and parts[-2:] == ["-j", chain]:
+                subprocess.run([tool, "-t", table, "-D", *parts[1:]], capture_output=True)
+        subprocess.run([tool, "-t", table, "-F", chain], capture_output=True)
+        subprocess.run([tool, "-t", table, "-X", chain], capture_output=True)
+        removed += 1
+    return removed
+
+
 def teardown(layout: Layout, *, remove_state: bool = True) -> dict[str, object]:
     """Leave nothing of the cluster behind; safe on a live, dead or half-started cluster."""
     stopped = [name for name in DAEMONS if daemons.stop(layout, name)]
     killed = kill_workloads(layout)
     unmounted = unmount_all(layout.root)
     bridge = delete_bridge()
+    chains = remove_kubelet_chains()
     _remove_cgroups()
     if remove_state and layout.root.exists():
         shutil.rmtree(layout.root, ignore_errors=True)
@@ -150,6 +189,7 @@ def teardown(layout: Layout, *, remove_state: bool = True) -> dict[str, object]:
         "killed_processes": killed,
         "unmounted": len(unmounted),
         "bridge_deleted": bridge,
+        "iptables_chains_removed": chains,
     }
 
 
@@ -161,6 +201,7 @@ def leftovers(layout: Layout) -> list[str]:
     if Path(f"/sys/class/net/{BRIDGE}").exists():
         found.append(f"network interface {BRIDGE}")
     found += [f"cgroup {d}" for d in cgroup_dirs() if d.is_dir()]
+    found += [f"iptables chain {entry}" for entry in kubelet_chains()]
     if layout.root.exists():
         found.append(f"state directory {layout.root}")
     return found
