@@ -93,7 +93,7 @@ def pod_latencies(image: str, count: int) -> list[float]:
 
 def ctr_latencies(image: str, count: int) -> list[float]:
     layout = Layout.default()
-    ctr = Path(cluster._read_info(layout).binaries["ctr"])
+    ctr = Path(cluster.read_info(layout).binaries["ctr"])
     base = [str(ctr), "--address", str(layout.containerd_socket), "-n", "k8s.io"]
     out = []
     for i in range(count):

@@ -164,7 +164,7 @@ def test_usable_wheel_tags() -> None:
 
 
 def test_cache_refuses_the_git_work_tree(monkeypatch: pytest.MonkeyPatch) -> None:
-    tree = build._work_tree_of(wheels.package_dir())
+    tree = build.work_tree_of(wheels.package_dir())
     assert tree is not None
     monkeypatch.setenv("PODSHM_CACHE_DIR", str(tree / "cache"))
     with pytest.raises(PodshmError, match="inside the git work tree"):

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from podshm.cache import cache_root
 from podshm.localcluster import cleanup, daemons
 from podshm.localcluster.configs import BRIDGE
-from podshm.localcluster.layout import Layout, cache_dir
+from podshm.localcluster.layout import Layout
 
 pytestmark = pytest.mark.run_last(2)
 
@@ -31,7 +32,7 @@ def podshm(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]
 
 def cluster_processes() -> list[str]:
     """Every process running a binary from podshm's build cache (daemons, shims, runc)."""
-    bins = str(cache_dir() / "bin")
+    bins = str(cache_root() / "bin")
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():

@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from podshm.cache import cache_root, work_tree_of
 from podshm.errors import PodshmError
 from podshm.image import native, oci, rootfs, wheels
 
@@ -91,34 +92,6 @@ def stderr_progress() -> Progress:
 
 def _quiet(message: str) -> None:
     pass
-
-
-def _work_tree_of(path: Path) -> Path | None:
-    for parent in (path, *path.parents):
-        if (parent / ".git").exists():
-            return parent
-    return None
-
-
-def cache_root() -> Path:
-    """podshm's cache directory: $PODSHM_CACHE_DIR, else $XDG_CACHE_HOME/podshm or ~/.cache.
-
-    Never inside the git work tree: archives are ~35 MB and must not be committed.
-    """
-    env = os.environ.get("PODSHM_CACHE_DIR")
-    if env:
-        root = Path(env).expanduser()
-    else:
-        xdg = os.environ.get("XDG_CACHE_HOME")
-        root = (Path(xdg) if xdg else Path.home() / ".cache") / "podshm"
-    root = root.resolve()
-    tree = _work_tree_of(wheels.package_dir())
-    if tree is not None and root.is_relative_to(tree):
-        raise PodshmError(
-            f"the podshm cache {root} is inside the git work tree {tree}",
-            "set PODSHM_CACHE_DIR to a directory outside the repository",
-        )
-    return root
 
 
 def images_dir(root: Path | None = None) -> Path:
@@ -285,7 +258,7 @@ def _prune(out_dir: Path, prefix: str, keep: int, current: Path) -> None:
 
 def find_pause_source() -> Path:
     """pause.c: the copy vendored in images/pause/, else Kubernetes in the Go module cache."""
-    tree = _work_tree_of(wheels.package_dir()) or wheels.package_dir().parents[1]
+    tree = work_tree_of(wheels.package_dir()) or wheels.package_dir().parents[1]
     vendored = tree / "images" / "pause" / "pause.c"
     if vendored.is_file():
         return vendored

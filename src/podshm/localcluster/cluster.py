@@ -286,7 +286,8 @@ def ctr(layout: Layout, binaries: dict[str, Path], *args: str, timeout: float = 
     return proc.stdout
 
 
-def _read_info(layout: Layout) -> ClusterInfo | None:
+def read_info(layout: Layout) -> ClusterInfo | None:
+    """What the last `up` recorded (versions, binaries, images), or None."""
     try:
         return ClusterInfo(**json.loads(layout.info.read_text()))
     except (OSError, ValueError, TypeError):
@@ -295,13 +296,13 @@ def _read_info(layout: Layout) -> ClusterInfo | None:
 
 def running_version(layout: Layout) -> str | None:
     """The Kubernetes version of the healthy local cluster, or None when it is not up."""
-    info = _read_info(layout)
+    info = read_info(layout)
     return info.kubernetes if info and healthy(layout) else None
 
 
 def healthy(layout: Layout) -> bool:
     """Every daemon is the process we started and the node is Ready."""
-    info = _read_info(layout)
+    info = read_info(layout)
     if info is None or any(daemons.running(layout, d) is None for d in cleanup.DAEMONS):
         return False
     try:
@@ -325,7 +326,7 @@ def up(
     """
     cni_bin = _preflight()
     layout = Layout.default()
-    existing = _read_info(layout)
+    existing = read_info(layout)
     if existing and healthy(layout):
         if existing.kubernetes != k8s_version:
             raise PodshmError(
@@ -536,7 +537,7 @@ def down(log: TextIO = sys.stderr) -> dict[str, object]:
 def status(layout: Layout | None = None) -> dict[str, object]:
     """Each component's health, the node's Ready condition and the versions."""
     layout = layout or Layout.default()
-    info = _read_info(layout)
+    info = read_info(layout)
     report: dict[str, object] = {"state_dir": str(layout.root), "components": {}}
     comps: dict[str, object] = {}
     for name in reversed(cleanup.DAEMONS):

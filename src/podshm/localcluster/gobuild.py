@@ -16,10 +16,11 @@ import threading
 import time
 from pathlib import Path
 
+from podshm.cache import cache_root
 from podshm.errors import PodshmError
 from podshm.localcluster import components
 from podshm.localcluster.components import GoComponent
-from podshm.localcluster.layout import cache_dir, repo_build_dir
+from podshm.localcluster.layout import repo_build_dir
 
 STAMP = ".podshm-build.json"
 
@@ -48,7 +49,7 @@ def module_info(module: str, version: str) -> dict[str, str]:
         capture_output=True,
         text=True,
         env=_go_env(),
-        cwd=cache_dir(),
+        cwd=cache_root(),
         timeout=1800,
     )
     info = json.loads(proc.stdout or "{}")
@@ -106,7 +107,7 @@ def wrapper_gomod(component: GoComponent) -> str:
 
 def _prepare_workdir(component: GoComponent) -> tuple[Path, str]:
     """Copy the committed wrapper module (read-only build) or generate one (fills go.sum)."""
-    work = cache_dir() / "src" / component.key
+    work = cache_root() / "src" / component.key
     work.mkdir(parents=True, exist_ok=True)
     pinned = repo_build_dir() / component.key if repo_build_dir() else None
     if pinned and (pinned / "go.sum").is_file():
@@ -132,7 +133,7 @@ def _fingerprint(component: GoComponent) -> dict[str, object]:
 
 def built_bin_dir(component: GoComponent) -> Path | None:
     """The cached binaries of ``component``, or None when they must be (re)built."""
-    bin_dir = cache_dir() / "bin" / component.key
+    bin_dir = cache_root() / "bin" / component.key
     stamp = bin_dir / STAMP
     if not stamp.is_file() or not all((bin_dir / b).is_file() for b in component.packages):
         return None
@@ -146,7 +147,7 @@ def build(component: GoComponent, *, log=sys.stderr) -> Path:
     if cached:
         return cached
     work, mode = _prepare_workdir(component)
-    bin_dir = cache_dir() / "bin" / component.key
+    bin_dir = cache_root() / "bin" / component.key
     tmp = bin_dir.with_name(bin_dir.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)

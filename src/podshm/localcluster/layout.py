@@ -10,13 +10,6 @@ CLUSTER_NAME = "podshm"
 CONTEXT_NAME = "podshm-local"
 
 
-def cache_dir() -> Path:
-    """Built binaries and images, reused by every later run (never inside the work tree)."""
-    path = Path(os.environ.get("PODSHM_CACHE_DIR", "~/.cache/podshm")).expanduser()
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def repo_build_dir() -> Path | None:
     """The committed wrapper modules (``build/``) when running from a checkout."""
     candidate = Path(__file__).resolve().parents[3] / "build"

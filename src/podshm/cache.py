@@ -1,0 +1,38 @@
+"""podshm's cache: built binaries and image archives that every later run reuses."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from podshm.errors import PodshmError
+
+
+def work_tree_of(path: Path) -> Path | None:
+    """The git work tree ``path`` is in, if any."""
+    for parent in (path, *path.parents):
+        if (parent / ".git").exists():
+            return parent
+    return None
+
+
+def cache_root() -> Path:
+    """$PODSHM_CACHE_DIR, else $XDG_CACHE_HOME/podshm or ~/.cache/podshm (created).
+
+    Never inside the git work tree: binaries and archives are large and must not be committed.
+    """
+    env = os.environ.get("PODSHM_CACHE_DIR")
+    if env:
+        root = Path(env).expanduser()
+    else:
+        xdg = os.environ.get("XDG_CACHE_HOME")
+        root = (Path(xdg) if xdg else Path.home() / ".cache") / "podshm"
+    root = root.resolve()
+    tree = work_tree_of(Path(__file__).resolve().parent)
+    if tree is not None and root.is_relative_to(tree):
+        raise PodshmError(
+            f"the podshm cache {root} is inside the git work tree {tree}",
+            "set PODSHM_CACHE_DIR to a directory outside the repository",
+        )
+    root.mkdir(parents=True, exist_ok=True)
+    return root
