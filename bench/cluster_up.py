@@ -23,11 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from podshm import manifests
 from podshm.image import build_test_image
 from podshm.kube.cluster import open_cluster
+from podshm.kube.launch import PodOptions, launch_pod, render_pod
 from podshm.kube.namespaces import NamespaceManager, new_run_id
-from podshm.kube.pods import PodHandle, create_pod, wait_for_pod
 from podshm.localcluster import cluster, components, gobuild
 from podshm.localcluster.layout import Layout
 
@@ -70,18 +69,16 @@ def percentile(values: list[float], q: float) -> float:
 def pod_latencies(image: str, count: int) -> list[float]:
     layout = Layout.default()
     target = open_cluster(str(layout.admin_kubeconfig), None)
-    namespaces = NamespaceManager(target.api, "podshm-bench", new_run_id())
+    run_id = new_run_id()
+    namespaces = NamespaceManager(target.api, "podshm-bench", run_id)
     ns = namespaces.create()
+    options = PodOptions(image, "Never", run_id)
     out = []
     try:
         for i in range(count):
-            pod = manifests.render(
-                "bench-single.yaml", {"IMAGE": image, "NAME": f"lat-{i}", "PULL_POLICY": "Never"}
-            )
+            pod = render_pod("bench-single.yaml", f"lat-{i}", options)
             started = time.monotonic()
-            create_pod(target.api, ns.name, pod)
-            wait_for_pod(target.api, ns.name, f"lat-{i}", poll=0.02, timeout=120)
-            handle = PodHandle(target.api, ns.name, pod)
+            handle = launch_pod(target.api, ns.name, pod, poll=0.02)
             result = handle.exec("main", ["true"], timeout=60)
             out.append(time.monotonic() - started)
             if result.exit_code != 0:

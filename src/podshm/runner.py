@@ -13,12 +13,12 @@ import sys
 import time
 from pathlib import Path
 
-from podshm.errors import PodshmError
+from podshm.settings import add_cli_arguments, cli_options_with_values, cli_switches, from_cli_args
 
 SUITE_PACKAGE = "podshm.suite"
 DEFAULT_REPORTS_DIR = "reports"
-OWN_OPTIONS = ("--kubeconfig", "--context", "--reports-dir")
-OWN_FLAGS = ("--start-cluster",)
+OWN_OPTIONS = ("--reports-dir", *cli_options_with_values())
+OWN_FLAGS = ("--start-cluster", *cli_switches())
 
 
 def split_own_args(argv: list[str]) -> tuple[list[str], list[str]]:
@@ -65,15 +65,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "to pytest, e.g.: podshm run -m 'sysv or posix' -n 4"
         ),
     )
-    parser.add_argument(
-        "--kubeconfig",
-        help="kubeconfig file (default: PODSHM_KUBECONFIG, KUBECONFIG, ~/.kube/config)",
-    )
-    parser.add_argument("--context", help="kubeconfig context (default: current-context)")
+    add_cli_arguments(parser.add_argument_group("cluster and pods (the table of podshm.settings)"))
     parser.add_argument(
         "--start-cluster",
         action="store_true",
-        help="start podshm's local cluster when no cluster is reachable",
+        help="start podshm's local cluster when it is the target (--local, or no kubeconfig "
+        "exists) and is not running",
     )
     parser.add_argument(
         "--reports-dir",
@@ -88,73 +85,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _local_cluster_env(start: bool) -> dict[str, str] | None:
-    """Environment pointing the suite at podshm's local cluster (started if asked), or None.
-
-    The test image is built (cached) and imported by `cluster up`, and nothing is pulled.
-    """
-    from podshm.image import build as image_build
-    from podshm.localcluster import cluster, components
-    from podshm.localcluster.layout import CONTEXT_NAME, Layout
-
-    layout = Layout.default()
-    version = cluster.running_version(layout)
-    if version is None and not start:
-        return None
-    image = image_build.build_test_image(progress=image_build.stderr_progress())
-    # A running cluster is reused whatever its version (it only gets the image imported).
-    cluster.up(version or components.DEFAULT_K8S_VERSION, images={image.ref: image.archive_path})
-    return {
-        "PODSHM_KUBECONFIG": str(layout.admin_kubeconfig),
-        "PODSHM_CONTEXT": CONTEXT_NAME,
-        "PODSHM_IMAGE": os.environ.get("PODSHM_IMAGE", image.ref),
-        "PODSHM_PULL_POLICY": os.environ.get("PODSHM_PULL_POLICY", "Never"),
-    }
-
-
-def ensure_cluster(args: argparse.Namespace) -> dict[str, str]:
-    """Pick the cluster before pytest starts; return environment for the suite's process.
-
-    The chosen context (options, PODSHM_* variables, else the current kube context) is
-    used when it answers. When none was named and the current one does not answer,
-    podshm's local cluster is used if it is up, or started with ``--start-cluster``.
-    """
-    from podshm.kube.access import connect
-
-    kubeconfig = args.kubeconfig or os.environ.get("PODSHM_KUBECONFIG")
-    context = args.context or os.environ.get("PODSHM_CONTEXT")
-    try:
-        connect(kubeconfig, context, check_rbac=False)
-        return {}
-    except PodshmError as err:
-        if kubeconfig or context:
-            raise PodshmError(
-                f"the cluster you named does not answer: {err.cause}",
-                err.fix or "check --kubeconfig/--context (PODSHM_KUBECONFIG/PODSHM_CONTEXT)",
-            ) from err
-        env = _local_cluster_env(start=getattr(args, "start_cluster", False))
-        if env is None:
-            raise PodshmError(
-                f"no cluster to run the suite against: {err.cause}",
-                "run `podshm run --start-cluster` to start podshm's own local cluster (root, "
-                "Linux), or pass --kubeconfig/--context for another cluster",
-            ) from err
-        print(
-            f"podshm: no usable current context ({err.cause}); using podshm's local cluster",
-            file=sys.stderr,
-        )
-        return env
-
-
 def pytest_argv(args: argparse.Namespace, junit_path: Path) -> list[str]:
-    """The pytest command line for the suite."""
-    passthrough = list(args.pytest_args or [])
-    argv = ["--pyargs", SUITE_PACKAGE, "--junitxml", str(junit_path)]
-    if args.kubeconfig:
-        argv += ["--podshm-kubeconfig", args.kubeconfig]
-    if args.context:
-        argv += ["--podshm-context", args.context]
-    return argv + passthrough
+    """The pytest command line for the suite (settings travel as PODSHM_* variables)."""
+    return ["--pyargs", SUITE_PACKAGE, "--junitxml", str(junit_path), *(args.pytest_args or [])]
 
 
 def junit_path_for(reports_dir: str, now: float | None = None) -> Path:
@@ -182,7 +115,11 @@ def run_pytest(argv: list[str], env: dict[str, str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Check the cluster, run the suite, say where the report is."""
-    env = ensure_cluster(args)
+    from podshm.prepare import prepare
+
+    settings, target, _cluster = prepare(from_cli_args(args), args.start_cluster)
+    print(f"podshm: target {target.why}; test image {settings.image}", file=sys.stderr)
+    env = settings.env()
     junit = junit_path_for(args.reports_dir)
     junit.parent.mkdir(parents=True, exist_ok=True)
     code = run_pytest(pytest_argv(args, junit), env)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from podshm.plugin.markers import MARKERS
-from podshm.plugin.options import OPTIONS
+from podshm.settings import SETTINGS
 
 
 def test_help_lists_every_option_with_its_environment_variable(pytester: pytest.Pytester):
@@ -13,9 +13,11 @@ def test_help_lists_every_option_with_its_environment_variable(pytester: pytest.
     assert result.ret == 0
     text = " ".join(result.stdout.str().split())  # undo help-text wrapping
     assert "podshm: IPC and /dev/shm conformance in Kubernetes pods" in text
-    for spec in OPTIONS:
-        assert spec.flag in text
-        assert spec.env in text
+    for setting in SETTINGS:
+        assert setting.pytest_flag in text
+        assert setting.env in text
+        for choice in setting.choices:
+            assert choice in text
 
 
 def test_markers_are_registered(pytester: pytest.Pytester):
@@ -25,7 +27,9 @@ def test_markers_are_registered(pytester: pytest.Pytester):
 
 
 def test_strict_markers_accepts_ours_and_refuses_typos(pytester: pytest.Pytester):
-    marks = "".join(f"@pytest.mark.{name}\n" for name in MARKERS if name != "bench")
+    marks = "".join(
+        f"@pytest.mark.{name}\n" for name in MARKERS if name not in ("bench", "cluster")
+    )
     pytester.makepyfile(f"import pytest\n\n{marks}def test_ok():\n    pass\n")
     assert pytester.runpytest("--strict-markers").ret == 0
     pytester.makepyfile(
@@ -96,7 +100,9 @@ def test_bad_option_value_is_a_usage_error_but_help_still_works(
     pytester.makepyfile("def test_x(): pass")
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--podshm-pod-timeout / PODSHM_POD_TIMEOUT: 'soon'*"])
+    result.stderr.fnmatch_lines(
+        ["*--podshm-pod-timeout / --pod-timeout / PODSHM_POD_TIMEOUT: 'soon'*"]
+    )
     assert pytester.runpytest("--help").ret == 0
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from podshm import runner
 from podshm.errors import PodshmError
+from podshm.settings import from_cli_args
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -38,25 +39,23 @@ def test_pytest_argv_targets_the_suite_with_junit(tmp_path):
     path = runner.junit_path_for(str(tmp_path), now=0)
     assert path.name.startswith("junit-") and path.suffix == ".xml"
     argv = runner.pytest_argv(args, path)
-    assert argv[:4] == ["--pyargs", "podshm.suite", "--junitxml", str(path)]
-    assert argv[4:] == ["--podshm-kubeconfig", "/k", "-m", "shm"]
+    assert argv == ["--pyargs", "podshm.suite", "--junitxml", str(path), "-m", "shm"]
 
 
-def test_a_named_cluster_that_does_not_answer_is_an_error(tmp_path, monkeypatch):
+def test_run_settings_reach_pytest_as_environment(monkeypatch):
+    monkeypatch.delenv("PODSHM_NODE", raising=False)
+    args = parse(["run", "--kubeconfig", "/k", "--image", "img:1", "--node", "n1", "-x"])
+    env = from_cli_args(args).env()
+    assert env["PODSHM_KUBECONFIG"] == "/k"
+    assert env["PODSHM_IMAGE"] == "img:1"
+    assert env["PODSHM_NODE"] == "n1"
+    assert "PODSHM_LOCAL" not in env
+    assert args.pytest_args == ["-x"]
+
+
+def test_a_named_cluster_that_does_not_answer_is_an_error_not_a_fallback(tmp_path, monkeypatch):
     monkeypatch.delenv("PODSHM_KUBECONFIG", raising=False)
-    args = parse(["run", "--kubeconfig", str(tmp_path / "none")])
+    args = parse(["run", "--start-cluster", "--kubeconfig", str(tmp_path / "none")])
     with pytest.raises(PodshmError) as err:
-        runner.ensure_cluster(args)
-    assert "the cluster you named does not answer" in err.value.cause
-    assert "podshm cluster up" in err.value.fix
-
-
-def test_no_context_and_no_local_cluster_offers_to_start_one(tmp_path, monkeypatch):
-    for var in ("PODSHM_KUBECONFIG", "PODSHM_CONTEXT"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "none"))
-    monkeypatch.setenv("PODSHM_STATE_DIR", str(tmp_path / "state"))  # no local cluster there
-    with pytest.raises(PodshmError) as err:
-        runner.ensure_cluster(parse(["run"]))
-    assert "no cluster to run the suite against" in err.value.cause
-    assert "podshm run --start-cluster" in err.value.fix
+        runner.run(args)
+    assert err.value.cause == f"no kubeconfig found at {tmp_path / 'none'}"

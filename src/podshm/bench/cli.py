@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ from podshm.errors import PodshmError
 from podshm.ipc.bench.batch import IMPLS, PLACEMENTS
 from podshm.ipc.bench.wire import MODES, TRANSPORTS
 from podshm.ipc.parser import csv_of, message_size, one_of
+from podshm.settings import add_cli_arguments, from_cli_args
 
 DEFAULT_REPORTS_DIR = "reports"
 
@@ -38,14 +38,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Writes REPORTS_DIR/bench-<timestamp>.{json,txt,png}."
         ),
     )
-    target = parser.add_argument_group("cluster")
-    target.add_argument("--kubeconfig", help="default: PODSHM_KUBECONFIG, KUBECONFIG, ~/.kube")
-    target.add_argument("--context", help="default: PODSHM_CONTEXT, else current-context")
-    target.add_argument("--image", help="test image (default: PODSHM_IMAGE)")
-    target.add_argument("--pull-policy", help="default: PODSHM_PULL_POLICY, else IfNotPresent")
-    target.add_argument("--node", help="pin the pod to this node (default: PODSHM_NODE)")
+    target = parser.add_argument_group("cluster and pod (the table of podshm.settings)")
+    add_cli_arguments(target, ("kubeconfig", "context", "local", "image", "pull_policy", "node"))
     target.add_argument(
-        "--start-cluster", action="store_true", help="start podshm's local cluster if needed"
+        "--start-cluster",
+        action="store_true",
+        help="start podshm's local cluster when it is the target and is not running",
     )
     target.add_argument("--host-only", action="store_true", help="no pod: the host baseline alone")
     axes = parser.add_argument_group("what to measure")
@@ -83,29 +81,6 @@ def _progress(start: float) -> Any:
     return report
 
 
-def _target(args: argparse.Namespace) -> tuple[Any, str, str]:
-    """The cluster, the image and the pull policy; podshm's local cluster when nothing else."""
-    from podshm.kube.cluster import open_cluster
-    from podshm.runner import ensure_cluster
-
-    env = ensure_cluster(args)
-
-    def pick(flag: str | None, name: str) -> str | None:
-        return flag or os.environ.get(name) or env.get(name)
-
-    kubeconfig = pick(args.kubeconfig, "PODSHM_KUBECONFIG")
-    context = pick(args.context, "PODSHM_CONTEXT")
-    image = pick(args.image, "PODSHM_IMAGE")
-    pull_policy = pick(args.pull_policy, "PODSHM_PULL_POLICY") or "IfNotPresent"
-    if image is None:
-        raise PodshmError(
-            "no test image named for the benchmark pod",
-            "pass --image or set PODSHM_IMAGE=$(podshm image build --print-ref) "
-            "(and load it into the cluster's nodes)",
-        )
-    return open_cluster(kubeconfig, context), image, pull_policy
-
-
 def run(args: argparse.Namespace) -> int:
     """Measure, print the table, write the reports; exit 1 if a measurement failed a check."""
     from podshm.bench.document import to_document, validate_document
@@ -113,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
     from podshm.bench.pod import bench_pod
     from podshm.bench.runner import run_benchmark
     from podshm.bench.table import render
+    from podshm.prepare import prepare
 
     start = time.monotonic()
     progress = _progress(start)
@@ -136,11 +112,11 @@ def run(args: argparse.Namespace) -> int:
         if args.host_only:
             result = run_benchmark(config, [host], progress)
         else:
-            cluster, image, pull_policy = _target(args)
+            settings, target, cluster = prepare(from_cli_args(args), args.start_cluster)
+            image = str(settings.image)
             extra = {"image": image, "context": cluster.connection.context}
-            progress(f"starting the bench pod ({image}) in context {cluster.connection.context}")
-            node = args.node or os.environ.get("PODSHM_NODE")
-            with bench_pod(cluster, image, pull_policy, node) as pod:
+            progress(f"target {target.why}; starting the bench pod ({image})")
+            with bench_pod(cluster, settings) as pod:
                 progress(f"pod {pod.namespace}/{pod.name} running on {pod.node_name}")
                 result = run_benchmark(config, [host, PodEnv(pod)], progress)
     result.wall_s = time.monotonic() - start

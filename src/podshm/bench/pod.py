@@ -1,7 +1,6 @@
 """The benchmark pod for ``podshm bench``: its own namespace, created and removed per run.
 
-The pytest side gets its pod from the ``podshm_pod`` fixture instead; both end up with a
-:class:`PodHandle` of a running ``bench-pair.yaml`` pod.
+The pod is started by :func:`podshm.kube.launch.launch_pod`, like every pod of the suite.
 """
 
 from __future__ import annotations
@@ -9,12 +8,11 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from podshm import manifests
-from podshm.errors import PodshmError
 from podshm.kube.cluster import Cluster
-from podshm.kube.namespaces import RUN_ID_LABEL, NamespaceManager, new_run_id
-from podshm.kube.pods import PodHandle, create_pod, wait_for_pod
-from podshm.kube.podsecurity import restricted_violations
+from podshm.kube.launch import PodOptions, launch_pod, render_pod
+from podshm.kube.namespaces import NamespaceManager, new_run_id
+from podshm.kube.pods import PodHandle
+from podshm.settings import Settings
 
 MANIFEST = "bench-pair.yaml"
 NAMESPACE_PREFIX = "podshm-bench"
@@ -22,28 +20,14 @@ POD_NAME = "bench"
 
 
 @contextlib.contextmanager
-def bench_pod(
-    cluster: Cluster,
-    image: str,
-    pull_policy: str,
-    node: str | None = None,
-    timeout: float = 120.0,
-) -> Iterator[PodHandle]:
+def bench_pod(cluster: Cluster, settings: Settings) -> Iterator[PodHandle]:
     """A running bench pod in a fresh restricted namespace, deleted afterwards."""
     run_id = new_run_id()
     namespaces = NamespaceManager(cluster.api, NAMESPACE_PREFIX, run_id)
+    options = PodOptions(str(settings.image), settings.pull_policy, run_id, settings.node)
     try:
         ns = namespaces.create(test_id="podshm bench")
-        pod = manifests.render(
-            MANIFEST, {"IMAGE": image, "NAME": POD_NAME, "PULL_POLICY": pull_policy}
-        )
-        pod = manifests.add_labels(manifests.pin_to_node(pod, node), {RUN_ID_LABEL: run_id})
-        problems = restricted_violations(pod)
-        if problems:  # the manifest is data: keep it admissible everywhere
-            raise PodshmError(f"{MANIFEST} breaks Pod Security restricted: {problems}", None)
-        created = create_pod(cluster.api, ns.name, pod)
-        handle = PodHandle(cluster.api, ns.name, pod, created)
-        handle.pod = wait_for_pod(cluster.api, ns.name, POD_NAME, timeout=timeout, poll=0.2)
-        yield handle
+        pod = render_pod(MANIFEST, POD_NAME, options, known_nodes=cluster.facts.nodes)
+        yield launch_pod(cluster.api, ns.name, pod, timeout=settings.pod_timeout)
     finally:
         namespaces.delete_all()

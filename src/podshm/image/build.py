@@ -32,11 +32,11 @@ from typing import Any
 from podshm.cache import cache_root, work_tree_of
 from podshm.errors import PodshmError
 from podshm.image import native, oci, rootfs, wheels
+from podshm.testimage import TEST_IMAGE_REPO, tag_for
 
 BUILDER_VERSION = 1
 """Bump when the recipe changes in a way the hashed inputs do not show."""
 
-TEST_IMAGE_REPO = "podshm.local/podshm-test"
 KEEP_TEST_IMAGES = 3
 """Older test-image archives are deleted: every edit of the helper programs makes a new one."""
 TEST_IMAGE_CONFIG = oci.ImageConfig(
@@ -200,7 +200,7 @@ def build_test_image(
     out_dir = images_dir(root)
     report("resolving inputs (package set from the host's apt lists, wheels, podshm source)")
     inputs = gather_test_image_inputs(root, apt_sources, report)
-    tag = derive_tag(inputs)
+    tag = tag_for(derive_tag(inputs))
     ref = f"{TEST_IMAGE_REPO}:{tag}"
     archive = out_dir / f"podshm-test-{tag}.oci.tar"
     with _locked(out_dir):

@@ -24,6 +24,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from podshm.errors import PodshmError
+from podshm.testimage import (
+    IMAGE_PAYLOAD,
+    package_dir,
+    package_version,
+    source_digest,
+    source_files,
+)
 
 PYTHON_VERSION = "3.11"
 """Debian bookworm's python3; wheels must carry a tag this interpreter accepts."""
@@ -35,57 +42,13 @@ IMAGE_SCRIPTS = {"podshm-ipc": "podshm.ipc.cli:main"}
 """Console scripts the image gets; `podshm` itself needs kubernetes, which it lacks."""
 INSTALLER = "podshm-image"
 
-_IGNORED_DIRS = {"__pycache__"}
-_IGNORED_SUFFIXES = (".pyc", ".pyo")
-
-
-def package_dir() -> Path:
-    """The directory of the podshm package this build runs from."""
-    import podshm
-
-    return Path(podshm.__file__).resolve().parent
-
-
-def package_version() -> str:
-    """podshm's version, from its metadata (falls back to ``podshm.__version__``)."""
-    try:
-        return importlib.metadata.version("podshm")
-    except importlib.metadata.PackageNotFoundError:
-        import podshm
-
-        return podshm.__version__
-
-
-IMAGE_PAYLOAD = ("__init__.py", "py.typed", "ipc")
-"""What of podshm the image needs: the helper programs only (they import nothing else of
-podshm), so an edit to the plugin or the cluster code does not make a new image."""
-
-
-def source_files(pkg_dir: Path) -> list[Path]:
-    """Files of the package that go into the image, sorted; bytecode is left out."""
-    found = [pkg_dir / name for name in IMAGE_PAYLOAD if (pkg_dir / name).is_file()]
-    for top in (pkg_dir / name for name in IMAGE_PAYLOAD if (pkg_dir / name).is_dir()):
-        found += _walk(top)
-    return sorted(found, key=lambda p: p.relative_to(pkg_dir).as_posix())
-
-
-def _walk(top: Path) -> list[Path]:
-    found = []
-    for dirpath, dirnames, filenames in os.walk(top):
-        dirnames[:] = sorted(d for d in dirnames if d not in _IGNORED_DIRS)
-        for name in filenames:
-            if not name.endswith(_IGNORED_SUFFIXES):
-                found.append(Path(dirpath, name))
-    return found
-
-
-def source_digest(pkg_dir: Path) -> str:
-    """sha256 over the package's file names and contents: part of the image tag."""
-    digest = hashlib.sha256()
-    for path in source_files(pkg_dir):
-        digest.update(path.relative_to(pkg_dir).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
+__all__ = [
+    "IMAGE_PAYLOAD",
+    "package_dir",
+    "package_version",
+    "source_digest",
+    "source_files",
+]
 
 
 def pinned_requirements(names: Iterable[str] = RUNTIME_DEPENDENCIES) -> list[str]:

@@ -43,6 +43,9 @@ class NodeFacts:
     architecture: str
     allocatable_memory_bytes: int | None
     capacity_memory_bytes: int | None
+    images: tuple[str, ...] = ()
+    """Every image name the kubelet reports (``status.images``)."""
+    annotations: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def runtime_name(self) -> str:
@@ -80,6 +83,15 @@ class NodeFacts:
             architecture=str(info.get("architecture", "")),
             allocatable_memory_bytes=quantity_bytes(allocatable.get("memory")),
             capacity_memory_bytes=quantity_bytes(capacity.get("memory")),
+            images=tuple(
+                str(name)
+                for image in status.get("images") or []
+                for name in image.get("names") or []
+            ),
+            annotations={
+                str(k): str(v)
+                for k, v in ((node.get("metadata") or {}).get("annotations") or {}).items()
+            },
         )
 
     def describe(self) -> str:

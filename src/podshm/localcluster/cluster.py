@@ -24,6 +24,8 @@ from typing import TextIO
 from podshm.errors import PodshmError
 from podshm.localcluster import cleanup, components, configs, daemons, gobuild, pki
 from podshm.localcluster.layout import CONTEXT_NAME, Layout
+from podshm.localpaths import NODE_IMAGE_ANNOTATION
+from podshm.testimage import TEST_IMAGE_REPO
 
 API_PORT = 6443
 ETCD_PORT = 2379
@@ -122,6 +124,17 @@ class _Api:
     def get(self, url: str, timeout: float = 3) -> tuple[int, str]:
         with urllib.request.urlopen(url, context=self.ctx, timeout=timeout) as resp:
             return resp.status, resp.read().decode()
+
+    def annotate_node(self, name: str, annotations: dict[str, str]) -> None:
+        body = json.dumps({"metadata": {"annotations": annotations}}).encode()
+        request = urllib.request.Request(
+            f"{SERVER}/api/v1/nodes/{name}",
+            data=body,
+            method="PATCH",
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+        with urllib.request.urlopen(request, context=self.ctx, timeout=10) as resp:
+            resp.read()
 
     def node_ready(self, name: str) -> bool:
         _, body = self.get(f"{SERVER}/api/v1/nodes/{name}")
@@ -336,6 +349,7 @@ def up(
             )
         _say(log, f"cluster already up and healthy (Kubernetes {existing.kubernetes}); reusing it")
         _import_images(layout, _binaries_of(existing), images or {}, log)
+        _announce_test_image(layout, existing.node, images or {})
         return existing
     binaries = build_binaries(k8s_version, log)
     if layout.root.exists():
@@ -349,9 +363,18 @@ def up(
         _say(log, "start failed or was interrupted: tearing down what was started")
         cleanup.teardown(layout, remove_state=False)
         raise
+    _announce_test_image(layout, info.node, images or {})
     _say(log, f"cluster up in {time.monotonic() - started:.0f}s; node {info.node} is Ready")
     _say(log, f"kubeconfig: {info.kubeconfig} (context {info.context})")
     return info
+
+
+def _announce_test_image(layout: Layout, node: str, images: dict[str, Path]) -> None:
+    """Annotate the node with the test image just imported: runs find it there, whatever
+    kubeconfig names this cluster (``podshm.target.find_image``)."""
+    refs = [ref for ref in images if ref.startswith(TEST_IMAGE_REPO + ":")]
+    if refs:
+        _Api(layout).annotate_node(node, {NODE_IMAGE_ANNOTATION: refs[-1]})
 
 
 def _binaries_of(info: ClusterInfo) -> dict[str, Path]:

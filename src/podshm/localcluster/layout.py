@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-CLUSTER_NAME = "podshm"
-CONTEXT_NAME = "podshm-local"
+from podshm.localpaths import CLUSTER_NAME, CONTEXT_NAME, admin_kubeconfig, state_root
+
+__all__ = ["CLUSTER_NAME", "CONTEXT_NAME", "Layout", "repo_build_dir"]
 
 
 def repo_build_dir() -> Path | None:
@@ -24,7 +24,7 @@ class Layout:
 
     @classmethod
     def default(cls) -> Layout:
-        return cls(Path(os.environ.get("PODSHM_STATE_DIR", "/var/lib/podshm")) / CLUSTER_NAME)
+        return cls(state_root())
 
     @property
     def pki(self) -> Path:
@@ -73,7 +73,7 @@ class Layout:
     @property
     def admin_kubeconfig(self) -> Path:
         """Stable path printed by `podshm cluster kubeconfig`."""
-        return self.root / "admin.kubeconfig"
+        return self.root / admin_kubeconfig().name
 
     @property
     def info(self) -> Path:

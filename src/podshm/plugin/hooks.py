@@ -31,6 +31,9 @@ from podshm.plugin.state import (
     make_state,
 )
 
+EXIT_NO_CLUSTER = 2
+"""The exit status of a run whose cluster or test image cannot be used (as `podshm`'s)."""
+
 
 def pytest_configure(config: pytest.Config) -> None:
     """Markers, run state, the session hooks, and the xdist hooks when xdist is active."""
@@ -72,12 +75,13 @@ class SessionHooks:
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         """Cluster, versions, nodes, runtime, kernel, image; one line if there is no cluster."""
         try:
-            settings = self.state.require_settings()
             facts = self.state.cluster().facts
         except PodshmError as err:
             return [f"podshm: no usable cluster: {err}"]
+        target = self.state.target
         return [
-            *facts.header_lines(settings.image),
+            f"podshm: target {target.why if target else 'unknown'}",
+            *facts.header_lines(f"{self.state.image} ({self.state.image_source})"),
             f"podshm: run id {self.state.run_id} (namespaces labelled podshm.io/run-id)",
         ]
 
@@ -87,6 +91,22 @@ class SessionHooks:
     ) -> None:
         """Mark cluster tests and deselect benchmarks before ``-m`` is applied."""
         mark_and_deselect(config, items)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """A selected cluster test and no usable cluster (or test image): exit 2 before any
+        test runs, with the one line that names the cause and the fix.
+
+        xdist workers keep the per-test failures instead (each fails at once with the same
+        cached line): a worker cannot end the whole run.
+        """
+        if self.state.is_worker or session.config.option.collectonly:
+            return
+        if not any(item.get_closest_marker("cluster") for item in session.items):
+            return
+        try:
+            self.state.cluster()
+        except PodshmError as err:
+            pytest.exit(f"podshm: {err}", returncode=EXIT_NO_CLUSTER)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(

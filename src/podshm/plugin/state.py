@@ -15,9 +15,11 @@ import pytest
 
 from podshm.errors import PodshmError
 from podshm.expectations import Override, load_overrides
-from podshm.kube.cluster import Cluster, open_cluster
+from podshm.kube.cluster import Cluster
 from podshm.kube.namespaces import NamespaceManager, new_run_id, validate_run_id
-from podshm.plugin.options import Settings, settings_from_config
+from podshm.plugin.options import settings_from_config
+from podshm.settings import Settings
+from podshm.target import Target, choose, connect_target, find_image
 
 RUN_ID_ENV = "PODSHM_RUN_ID"
 WORKERINPUT_RUN_ID = "podshm_run_id"
@@ -44,6 +46,10 @@ class RunState:
     settings: Settings | None = None
     settings_error: PodshmError | None = None
     overrides: dict[str, Override] = field(default_factory=dict)
+    target: Target | None = None
+    image: str = ""
+    """The test image: configured, or found on the cluster when it connects."""
+    image_source: str = ""
     _cluster: Cluster | None = None
     _cluster_error: PodshmError | None = None
     namespace_manager: NamespaceManager | None = None
@@ -68,18 +74,25 @@ class RunState:
         return self._cluster is not None
 
     def cluster(self) -> Cluster:
-        """The session's cluster; connects on first use and caches success or failure."""
+        """The session's cluster and test image; found on first use, success or failure cached.
+
+        Finding the image belongs here: without one no pod can start, so "no test image" is
+        reported like an unreachable cluster, before any namespace is created.
+        """
         if self._cluster is not None:
             return self._cluster
         if self._cluster_error is not None:
             raise self._cluster_error
         try:
             settings = self.require_settings()
-            self._cluster = open_cluster(settings.kubeconfig, settings.context)
+            self.target = choose(settings)
+            cluster = connect_target(self.target)
+            self.image, self.image_source = find_image(settings, cluster.facts)
         except PodshmError as err:
             self._cluster_error = err
             raise
-        return self._cluster
+        self._cluster = cluster
+        return cluster
 
     def namespaces(self) -> NamespaceManager:
         """This process's namespace manager (needs the cluster)."""

@@ -1,0 +1,27 @@
+"""Where podshm's local cluster keeps its state, as far as the layers below it need to know.
+
+The local cluster (``podshm.localcluster``) writes there; choosing the target cluster reads
+the admin kubeconfig from there without importing the local cluster's code.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+CLUSTER_NAME = "podshm"
+CONTEXT_NAME = "podshm-local"
+STATE_DIR_ENV = "PODSHM_STATE_DIR"
+DEFAULT_STATE_DIR = "/var/lib/podshm"
+NODE_IMAGE_ANNOTATION = "podshm.io/test-image"
+"""Set on the local cluster's node by `podshm cluster up`: the test image it imported."""
+
+
+def state_root() -> Path:
+    """``$PODSHM_STATE_DIR/podshm`` (default ``/var/lib/podshm/podshm``)."""
+    return Path(os.environ.get(STATE_DIR_ENV, DEFAULT_STATE_DIR)) / CLUSTER_NAME
+
+
+def admin_kubeconfig() -> Path:
+    """The kubeconfig `podshm cluster kubeconfig` prints (context ``podshm-local``)."""
+    return state_root() / "admin.kubeconfig"

@@ -1,0 +1,104 @@
+"""Which cluster a run tests, and which test image it uses: decided here, once, for every
+front end (the plugin, ``podshm run``, ``podshm bench``).
+
+The rule that keeps a gate honest: a kubeconfig or context the user configured is used or
+the run stops with one line (exit 2); podshm's local cluster is the target only when asked
+for (``--local``) or when no kubeconfig exists at all. It is never a silent fallback for a
+cluster that does not answer.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from podshm import localpaths, testimage
+from podshm.errors import PodshmError
+from podshm.kube.access import DEFAULT_KUBECONFIG, existing_kubeconfigs, kubeconfig_paths
+from podshm.kube.cluster import Cluster, open_cluster
+from podshm.kube.facts import ClusterFacts
+from podshm.settings import Settings
+
+LOCAL_NOT_RUNNING_FIX = (
+    "start it with `podshm cluster up` (or `podshm run --start-cluster`), or point "
+    "KUBECONFIG / --kubeconfig at your cluster"
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    """The kubeconfig and context a run uses, and why (the report header says it)."""
+
+    kubeconfig: str | None
+    context: str | None
+    local: bool
+    why: str
+
+
+def choose(settings: Settings) -> Target:
+    """Pick the target without touching the network.
+
+    ``--local`` names podshm's local cluster. Otherwise a configured kubeconfig (option,
+    ``PODSHM_KUBECONFIG``, ``KUBECONFIG``), an existing ``~/.kube/config`` or an in-cluster
+    service account is the target. Only when none of them exists is the local cluster used.
+    """
+    local = Target(
+        str(localpaths.admin_kubeconfig()), localpaths.CONTEXT_NAME, True, "podshm's local cluster"
+    )
+    if settings.local:
+        return Target(local.kubeconfig, local.context, True, "podshm's local cluster (--local)")
+    configured = settings.kubeconfig or os.environ.get("KUBECONFIG")
+    paths = kubeconfig_paths(settings.kubeconfig)
+    if (
+        configured
+        or settings.context
+        or existing_kubeconfigs(paths)
+        or os.environ.get("KUBERNETES_SERVICE_HOST")
+    ):
+        return Target(settings.kubeconfig, settings.context, False, f"kubeconfig {paths}")
+    return Target(
+        local.kubeconfig,
+        local.context,
+        True,
+        f"podshm's local cluster (no kubeconfig at {DEFAULT_KUBECONFIG} and none configured)",
+    )
+
+
+def connect_target(target: Target, check_rbac: bool = True) -> Cluster:
+    """Connect to the chosen target, or fail with one line naming it and what to do."""
+    if target.local and not Path(str(target.kubeconfig)).is_file():
+        raise PodshmError(
+            f"{target.why} is not running (no {target.kubeconfig})", LOCAL_NOT_RUNNING_FIX
+        )
+    try:
+        return open_cluster(target.kubeconfig, target.context, check_rbac=check_rbac)
+    except PodshmError as err:
+        if target.local:
+            raise PodshmError(f"{target.why}: {err.cause}", LOCAL_NOT_RUNNING_FIX) from err
+        raise
+
+
+def find_image(settings: Settings, facts: ClusterFacts) -> tuple[str, str]:
+    """The test image and how it was found, or a PodshmError saying how to build and load it.
+
+    In order: the setting; the image podshm's local cluster imported (its node carries the
+    ``podshm.io/test-image`` annotation, whatever kubeconfig names the cluster); this
+    podshm's test image held by every target node (``node.status.images``).
+    """
+    if settings.image:
+        return settings.image, "as configured"
+    nodes = [n for n in facts.nodes if n.ready]
+    if settings.node:
+        nodes = [n for n in facts.nodes if n.name == settings.node]
+    imported = {n.annotations.get(localpaths.NODE_IMAGE_ANNOTATION) for n in nodes}
+    if len(imported) == 1 and (ref := imported.pop()):
+        return ref, "imported by podshm's local cluster"
+    held = testimage.pick_held_image(n.images for n in nodes) if nodes else None
+    if held:
+        return held, "held by the nodes"
+    where = f"node {settings.node}" if settings.node else "the cluster's Ready nodes"
+    reason = facts.nodes_error or f"{where} hold no {testimage.TEST_IMAGE_REPO} image tagged "
+    if not facts.nodes_error:
+        reason += f"{testimage.tag_prefix()}*"
+    raise PodshmError(f"no test image named, and {reason}", testimage.BUILD_AND_LOAD)
