@@ -1,5 +1,5 @@
 # The two commands of README.md. Both do all the set-up on a fresh Debian machine.
-.PHONY: suite test lint
+.PHONY: suite test check lint
 
 # Run the conformance suite against the current kube context, or against podshm's
 # own local cluster when there is none (built and started on first use).
@@ -15,3 +15,10 @@ test:
 lint:
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+
+# Fast feedback, no cluster: unit tests, host IPC, image parts and the plugin's option tests
+# (about a minute warm; needs `make test` or scripts/bootstrap.sh once for .venv).
+check:
+	.venv/bin/ruff check .
+	.venv/bin/pytest tests/unit tests/host tests/plugin/test_options_markers.py \
+		--deselect tests/host/test_image.py -m "not cluster" -q -p no:cacheprovider

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 from podshm.errors import PodshmError
 
@@ -36,3 +39,14 @@ def cache_root() -> Path:
         )
     root.mkdir(parents=True, exist_ok=True)
     return root
+
+
+def content_tag(inputs: dict[str, Any]) -> str:
+    """12 hex digits of sha256 over the canonical JSON of a build's inputs: the tag that makes
+    a rebuild with the same inputs a no-op."""
+    return hashlib.sha256(canonical_json(inputs)).hexdigest()[:12]
+
+
+def canonical_json(obj: Any) -> bytes:
+    """Serialise so that equal objects give equal bytes (and so equal digests)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()

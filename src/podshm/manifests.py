@@ -13,19 +13,17 @@ a value for a placeholder the manifest does not have (a typo would otherwise be 
 from __future__ import annotations
 
 import copy
-import os
 import re
 import string
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from podshm.data import data_path
 from podshm.errors import PodshmError
 
-MANIFESTS_ENV = "PODSHM_MANIFESTS_DIR"
 DEFAULT_MARK = "# podshm:default "
 _DEFAULT_RE = re.compile(r"^# podshm:default ([A-Z][A-Z0-9_]*)=(.*)$")
 
@@ -37,43 +35,41 @@ class ManifestError(PodshmError):
 
 
 def manifests_dir() -> Path:
-    """Where the scenario manifests live.
-
-    ``$PODSHM_MANIFESTS_DIR`` wins; then the repository's ``manifests/`` (editable install);
-    then ``<prefix>/share/podshm/manifests`` (an installed wheel that ships them as data).
-    """
-    candidates = []
-    if os.environ.get(MANIFESTS_ENV):
-        candidates.append(Path(os.environ[MANIFESTS_ENV]))
-    candidates.append(Path(__file__).resolve().parents[2] / "manifests")
-    candidates.append(Path(sys.prefix) / "share" / "podshm" / "manifests")
-    for path in candidates:
-        if path.is_dir() and any(path.glob("*.yaml")):
-            return path
-    raise ManifestError(
-        "cannot find the podshm manifests (looked in: "
-        + ", ".join(str(p) for p in candidates)
-        + ")",
-        f"set {MANIFESTS_ENV} to the directory holding the scenario YAML files",
-    )
+    """The scenario manifests shipped with podshm (package data)."""
+    return data_path("manifests")
 
 
-def available() -> list[str]:
-    """File names of every scenario manifest."""
-    return sorted(p.name for p in manifests_dir().glob("*.yaml"))
+def search_path(extra: str | Path | None = None) -> list[Path]:
+    """Where manifests are looked up: the user's own directory first, then podshm's."""
+    dirs = []
+    if extra:
+        user = Path(extra).expanduser()
+        if not user.is_dir():
+            raise ManifestError(
+                f"manifests directory {user} does not exist",
+                "pass an existing directory to --podshm-manifests (PODSHM_MANIFESTS)",
+            )
+        dirs.append(user)
+    return [*dirs, manifests_dir()]
 
 
-def read(name: str) -> str:
-    """The text of one manifest, by file name (``.yaml`` may be omitted)."""
+def available(extra: str | Path | None = None) -> list[str]:
+    """File names of every scenario manifest (the user's and podshm's)."""
+    return sorted({p.name for d in search_path(extra) for p in d.glob("*.yaml")})
+
+
+def read(name: str, extra: str | Path | None = None) -> str:
+    """The text of one manifest, by file name (``.yaml`` may be omitted); the user's own
+    directory (``extra``) is searched first, so a user's manifest can replace a shipped one."""
     if not name.endswith(".yaml"):
         name += ".yaml"
-    path = manifests_dir() / name
-    if not path.is_file():
-        raise ManifestError(
-            f"no manifest named {name!r} (available: {', '.join(available())})",
-            "use one of the available manifest names",
-        )
-    return path.read_text()
+    for directory in search_path(extra):
+        if (directory / name).is_file():
+            return (directory / name).read_text()
+    raise ManifestError(
+        f"no manifest named {name!r} (available: {', '.join(available(extra))})",
+        "use one of the available manifest names",
+    )
 
 
 def declared_defaults(text: str) -> dict[str, str]:
@@ -139,9 +135,11 @@ def render_text(
     return docs[0]
 
 
-def render(name: str, params: Mapping[str, ParamValue] | None = None) -> dict[str, Any]:
+def render(
+    name: str, params: Mapping[str, ParamValue] | None = None, extra: str | Path | None = None
+) -> dict[str, Any]:
     """Render the scenario manifest ``name`` with ``params`` (UPPER_CASE keys)."""
-    return render_text(read(name), params or {}, source=name)
+    return render_text(read(name, extra), params or {}, source=name)
 
 
 def params_from_kwargs(kwargs: Mapping[str, ParamValue]) -> dict[str, ParamValue]:

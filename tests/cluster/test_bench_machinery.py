@@ -12,12 +12,12 @@ import json
 
 import pytest
 
-from podshm.bench.config import BenchConfig
-from podshm.bench.document import to_document, validate_document
-from podshm.bench.environments import HostEnv, PodEnv
-from podshm.bench.runner import run_benchmark
-from podshm.bench.table import render
-from podshm.ipc.bench.wire import PROTOCOL, TRANSPORTS
+from podshm.ipc.peers.wire import PROTOCOL, TRANSPORTS
+from podshm.ipcbench.config import BenchConfig
+from podshm.ipcbench.document import to_document, validate_document
+from podshm.ipcbench.environments import HostEnv, PodEnv
+from podshm.ipcbench.measure import run_benchmark
+from podshm.ipcbench.table import render
 
 pytestmark = pytest.mark.cluster
 COUNT = 5

@@ -15,18 +15,18 @@ from pathlib import Path
 
 import pytest
 
-from podshm.bench import cli as bench_cli
-from podshm.bench.chart import write_chart
-from podshm.bench.config import BenchConfig
-from podshm.bench.document import SCHEMA, to_document, validate_document
-from podshm.bench.environments import HostEnv
-from podshm.bench.hostpython import host_python
-from podshm.bench.records import pair_problems
-from podshm.bench.runner import BenchResult, run_benchmark
-from podshm.bench.stats import find, summarise
-from podshm.bench.table import render
-from podshm.ipc.bench.batch import cpus_for, plan
-from podshm.ipc.bench.wire import TRANSPORTS
+from podshm.ipc.peers.batch import cpus_for, plan
+from podshm.ipc.peers.wire import TRANSPORTS
+from podshm.ipcbench import cli as bench_cli
+from podshm.ipcbench.chart import write_chart
+from podshm.ipcbench.config import BenchConfig
+from podshm.ipcbench.document import SCHEMA, to_document, validate_document
+from podshm.ipcbench.environments import HostEnv
+from podshm.ipcbench.hostpython import host_python
+from podshm.ipcbench.measure import BenchResult, run_benchmark
+from podshm.ipcbench.records import pair_problems
+from podshm.ipcbench.stats import find, summarise
+from podshm.ipcbench.table import render
 
 TINY = BenchConfig(sizes=(64,), reps=1, count=5, budget_s=30.0, warmup_s=0.0, verify="full")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

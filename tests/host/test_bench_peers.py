@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-import podshm.ipc.bench
-from podshm.bench.records import pair_problems
+import podshm.ipc.peers
 from podshm.image.native import host_ipcbench
-from podshm.ipc.bench.wire import MQ_MAX_SIZE, TRANSPORTS, stamp
+from podshm.ipc.peers.wire import MQ_MAX_SIZE, TRANSPORTS, stamp
+from podshm.ipcbench.records import pair_problems
 
 IMPLS = ("c", "python")
 COUNT = 20
@@ -276,12 +276,12 @@ def test_bad_usage_is_exit_2_with_json(ipcbench: str, impl: str, argv: list[str]
 
 def test_c_version_reports_the_protocol(ipcbench: str) -> None:
     proc = subprocess.run([ipcbench, "--version"], capture_output=True, text=True, check=True)
-    assert json.loads(proc.stdout)["protocol"] == podshm.ipc.bench.wire.PROTOCOL
+    assert json.loads(proc.stdout)["protocol"] == podshm.ipc.peers.wire.PROTOCOL
 
 
 def test_bench_modules_import_only_what_the_image_has() -> None:
-    """podshm.ipc.bench runs in the test image: stdlib, sysv_ipc, posix_ipc, podshm.ipc."""
-    for path in sorted(Path(podshm.ipc.bench.__file__).parent.glob("*.py")):
+    """podshm.ipc.peers runs in the test image: stdlib, sysv_ipc, posix_ipc, podshm.ipc."""
+    for path in sorted(Path(podshm.ipc.peers.__file__).parent.glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.level:
                 assert node.level <= 2, f"{path.name} imports outside podshm.ipc"

@@ -14,7 +14,8 @@ import random
 import tarfile
 from pathlib import Path
 
-from podshm.image import build, oci, wheels
+from podshm.cache import content_tag
+from podshm.image import oci, wheels
 
 REF = "podshm.local/podshm-test:0123456789ab"
 
@@ -163,9 +164,9 @@ def test_archive_is_byte_identical_when_rewritten(tmp_path: Path) -> None:
 def test_tag_is_stable_for_equal_inputs() -> None:
     inputs = {"packages": ["a=1", "b=2"], "wheels": {"x.whl": "00"}, "builder": 1}
     reordered = {"builder": 1, "wheels": {"x.whl": "00"}, "packages": ["a=1", "b=2"]}
-    assert build.derive_tag(inputs) == build.derive_tag(reordered)
-    assert len(build.derive_tag(inputs)) == 12
-    assert build.derive_tag(inputs) != build.derive_tag({**inputs, "packages": ["a=1", "b=3"]})
+    assert content_tag(inputs) == content_tag(reordered)
+    assert len(content_tag(inputs)) == 12
+    assert content_tag(inputs) != content_tag({**inputs, "packages": ["a=1", "b=3"]})
 
 
 def test_tag_changes_when_a_source_file_changes(tmp_path: Path) -> None:
@@ -178,11 +179,11 @@ def test_tag_changes_when_a_source_file_changes(tmp_path: Path) -> None:
     (pkg / "ipc" / "__pycache__").mkdir()
     (pkg / "ipc" / "__pycache__" / "cli.cpython-311.pyc").write_bytes(b"junk")
     assert wheels.source_digest(pkg) == before
-    tag_before = build.derive_tag({"podshm_source": before})
+    tag_before = content_tag({"podshm_source": before})
     (pkg / "ipc" / "cli.py").write_text("def main():\n    return 1\n")
     after = wheels.source_digest(pkg)
     assert after != before
-    assert build.derive_tag({"podshm_source": after}) != tag_before
+    assert content_tag({"podshm_source": after}) != tag_before
     # a renamed file with the same content is a different source too
     (pkg / "ipc" / "cli.py").rename(pkg / "ipc" / "main.py")
     assert wheels.source_digest(pkg) != after

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from podshm import cache
 from podshm.errors import PodshmError
 from podshm.image import build, cli, load, rootfs, wheels
 
@@ -164,11 +165,11 @@ def test_usable_wheel_tags() -> None:
 
 
 def test_cache_refuses_the_git_work_tree(monkeypatch: pytest.MonkeyPatch) -> None:
-    tree = build.work_tree_of(wheels.package_dir())
+    tree = cache.work_tree_of(wheels.package_dir())
     assert tree is not None
     monkeypatch.setenv("PODSHM_CACHE_DIR", str(tree / "cache"))
     with pytest.raises(PodshmError, match="inside the git work tree"):
-        build.cache_root()
+        cache.cache_root()
 
 
 def test_cache_dir_follows_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -24,6 +24,11 @@ EXPECTED = {
     "isolation-observer.yaml",
     "hostipc.yaml",
     "sysctl-ipc.yaml",
+    "devshm-memory-one-limit.yaml",
+    "devshm-memory-init-limit.yaml",
+    "devshm-memory-sidecar.yaml",
+    "devshm-memory-pod-limit.yaml",
+    "devshm-memory-overhead.yaml",
 }
 
 
@@ -125,7 +130,16 @@ def test_params_from_kwargs_and_injection():
     assert labelled["metadata"]["labels"]["podshm.io/run-id"] == "abc123"
 
 
-def test_manifests_dir_env_override(tmp_path, monkeypatch):
+def test_users_manifests_come_first_and_add_to_the_shipped_ones(tmp_path):
     (tmp_path / "one.yaml").write_text("kind: Pod\nmetadata: {name: ${NAME}}\n")
-    monkeypatch.setenv(manifests.MANIFESTS_ENV, str(tmp_path))
-    assert manifests.available() == ["one.yaml"]
+    (tmp_path / "hostipc.yaml").write_text("kind: Pod\nmetadata: {name: mine-${NAME}}\n")
+    names = manifests.available(tmp_path)
+    assert "one.yaml" in names and "sysv-shared-ftok.yaml" in names
+    assert manifests.render("one", {"NAME": "x"}, tmp_path)["metadata"]["name"] == "x"
+    assert manifests.render("hostipc", {"NAME": "x"}, tmp_path)["metadata"]["name"] == "mine-x"
+    assert "one.yaml" not in manifests.available()
+
+
+def test_a_missing_manifests_directory_is_one_clear_error(tmp_path):
+    with pytest.raises(manifests.ManifestError, match="does not exist"):
+        manifests.render("one", {}, tmp_path / "missing")

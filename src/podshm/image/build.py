@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -29,7 +28,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from podshm.cache import cache_root, work_tree_of
+from podshm.cache import cache_root, content_tag
+from podshm.data import data_path
 from podshm.errors import PodshmError
 from podshm.image import native, oci, rootfs, wheels
 from podshm.testimage import TEST_IMAGE_REPO, tag_for
@@ -119,11 +119,6 @@ def _locked(directory: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def derive_tag(inputs: dict[str, Any]) -> str:
-    """12 hex digits of sha256 over the canonical JSON of the build inputs."""
-    return hashlib.sha256(oci.canonical_json(inputs)).hexdigest()[:12]
-
-
 def _config_inputs(config: oci.ImageConfig) -> dict[str, Any]:
     data = asdict(config)
     return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
@@ -200,7 +195,7 @@ def build_test_image(
     out_dir = images_dir(root)
     report("resolving inputs (package set from the host's apt lists, wheels, podshm source)")
     inputs = gather_test_image_inputs(root, apt_sources, report)
-    tag = tag_for(derive_tag(inputs))
+    tag = tag_for(content_tag(inputs))
     ref = f"{TEST_IMAGE_REPO}:{tag}"
     archive = out_dir / f"podshm-test-{tag}.oci.tar"
     with _locked(out_dir):
@@ -257,19 +252,8 @@ def _prune(out_dir: Path, prefix: str, keep: int, current: Path) -> None:
 
 
 def find_pause_source() -> Path:
-    """pause.c: the copy vendored in images/pause/, else Kubernetes in the Go module cache."""
-    tree = work_tree_of(wheels.package_dir()) or wheels.package_dir().parents[1]
-    vendored = tree / "images" / "pause" / "pause.c"
-    if vendored.is_file():
-        return vendored
-    gomodcache = os.environ.get("GOMODCACHE") or str(Path.home() / "go" / "pkg" / "mod")
-    for candidate in sorted(Path(gomodcache, "k8s.io").glob("kubernetes@v*/build/pause/linux")):
-        if (candidate / "pause.c").is_file():
-            return candidate / "pause.c"
-    raise PodshmError(
-        f"pause.c not found (looked at {vendored} and the Go module cache)",
-        "run podshm from its git checkout, which ships images/pause/pause.c",
-    )
+    """Kubernetes' pause.c, vendored as package data (images/pause/)."""
+    return data_path("images", "pause", "pause.c")
 
 
 def pause_image_inputs(source: Path) -> dict[str, Any]:
@@ -301,7 +285,7 @@ def build_pause_image(
     out_dir = images_dir(cache_dir)
     source = find_pause_source()
     inputs = {**pause_image_inputs(source), "ref": ref}
-    archive = out_dir / f"pause-{PAUSE_VERSION}-{derive_tag(inputs)}.oci.tar"
+    archive = out_dir / f"pause-{PAUSE_VERSION}-{content_tag(inputs)}.oci.tar"
     with _locked(out_dir):
         if not force and (hit := _cached(archive, ref)) is not None:
             report(f"up to date, no rebuild: {archive}")

@@ -88,7 +88,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     load_cmd.add_argument("--ctr-path", metavar="PATH", help="ctr binary (default: ctr on PATH)")
     load_cmd.add_argument(
-        "--kind-cluster", default="kind", metavar="NAME", help="kind cluster (default: kind)"
+        "--kind-cluster",
+        metavar="NAME",
+        help="kind cluster (default: podshm's own kind cluster when it runs, else 'kind')",
     )
     load_cmd.add_argument("--kind-path", metavar="PATH", help="kind binary (default: on PATH)")
     load_cmd.add_argument("--docker-path", metavar="PATH", help="docker binary (default: on PATH)")
@@ -129,6 +131,14 @@ def run_load(args: argparse.Namespace) -> int:
     else:
         args.force, args.apt_sources = False, None
         archive = _build(args).archive_path
+    if args.into == "kind" and args.kind_cluster is None:
+        from podshm.localcluster.providers import kind
+
+        if kind.running():  # podshm's own kind: its engine, every node, waits until listed
+            kind.load_image(archive, sys.stderr)
+            print(f"loaded {archive} into podshm's kind cluster {kind.CLUSTER}")
+            return 0
+        args.kind_cluster = "kind"
     output = load.load_image(
         archive,
         args.into,
@@ -152,6 +162,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="podshm")
     register(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
     args = parser.parse_args(["image", *(sys.argv[1:] if argv is None else argv)])
-    from podshm.cli import dispatch
+    from podshm.errors import dispatch
 
     return dispatch(args)

@@ -16,6 +16,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from podshm.cache import cache_root, content_tag
+from podshm.data import data_path
 from podshm.errors import PodshmError
 from podshm.image import oci
 
@@ -67,19 +69,8 @@ def compile_static(
 
 
 def find_ipcbench_source() -> Path:
-    """images/ipcbench/ipcbench.c of the checkout podshm runs from (this file's, as a fallback
-    when the package being built is a copy elsewhere)."""
-    from podshm.image import wheels
-
-    for parent in (*wheels.package_dir().parents, *Path(__file__).resolve().parents):
-        candidate = parent / "images" / "ipcbench" / "ipcbench.c"
-        if candidate.is_file():
-            return candidate
-    raise PodshmError(
-        "images/ipcbench/ipcbench.c not found: the benchmark's C inner loop is built from "
-        "podshm's source checkout",
-        "run podshm from its git checkout (pip install -e .)",
-    )
+    """images/ipcbench/ipcbench.c, shipped as package data."""
+    return data_path("images", "ipcbench", "ipcbench.c")
 
 
 def ipcbench_inputs(source: Path | None = None) -> dict[str, Any]:
@@ -105,12 +96,11 @@ def host_ipcbench(cache_dir: Path | None = None) -> Path:
 
     The host baseline must run what the image runs: same source, flags and compiler.
     """
-    from podshm.image.build import cache_root, derive_tag
 
     bin_dir = (cache_dir or cache_root()) / "bin" / "ipcbench"
     bin_dir.mkdir(parents=True, exist_ok=True)
     source = find_ipcbench_source()
-    target = bin_dir / f"{IPCBENCH_NAME}-{derive_tag(ipcbench_inputs(source))}"
+    target = bin_dir / f"{IPCBENCH_NAME}-{content_tag(ipcbench_inputs(source))}"
     with open(bin_dir / ".ipcbench.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not target.is_file():

@@ -5,10 +5,9 @@ machines this runs on, and the archive must be byte-identical for identical
 inputs so a rebuild can be recognised as a no-op. So the layer tar is written
 by hand: entries sorted by name, every mtime set to ``EPOCH``, numeric owners
 only (no user or group names), no device nodes, and gzip with a zero header
-timestamp. The outer archive is an OCI image layout (``oci-layout``,
-``index.json``, ``blobs/sha256/...``) plus Docker's ``manifest.json`` so that
-``ctr images import``, ``kind load image-archive`` and ``docker load`` all
-accept the same file.
+timestamp. The outer archive is an OCI image layout (``oci-layout``, ``index.json``,
+``blobs/sha256/...``) plus Docker's ``manifest.json``: ``ctr images import``, ``kind load
+image-archive`` and ``docker load`` all accept the same file.
 """
 
 from __future__ import annotations
@@ -26,6 +25,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
+
+from podshm.cache import canonical_json
 
 EPOCH = 0
 """mtime of every entry and the image's ``created`` date (1970-01-01T00:00:00Z)."""
@@ -50,11 +51,6 @@ def oci_arch(machine: str | None = None) -> str:
     return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le"}.get(
         machine, machine
     )
-
-
-def canonical_json(obj: Any) -> bytes:
-    """Serialise so that equal objects give equal bytes (and so equal digests)."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 class _HashingWriter(io.RawIOBase):
@@ -387,6 +383,12 @@ def read_archive_index(archive: Path) -> dict[str, Any]:
         if member is None:
             raise ValueError(f"{archive}: index.json is not a file")
         return json.loads(member.read())
+
+
+def archive_ref(archive: Path) -> str:
+    """The image reference an archive written by :func:`write_oci_archive` carries."""
+    manifest = read_archive_index(archive)["manifests"][0]
+    return str(manifest["annotations"][ANNOTATION_CONTAINERD_NAME])
 
 
 def sha256_file(path: Path) -> str:

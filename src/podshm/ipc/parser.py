@@ -9,13 +9,13 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 from . import cleanup, listing, posix, shmfs, sysv
-from .bench import batch as bench_batch
-from .bench import info as bench_info
-from .bench import peer as bench_peer
-from .bench.wire import MIN_SIZE, MODES, ROLES, TRANSPORTS
 from .common import DEFAULT_TEXT
 from .ftok import DEFAULT_PROJ_ID, parse_key
 from .mounts import parse_size
+from .peers import batch as bench_batch
+from .peers import info as bench_info
+from .peers import peer as bench_peer
+from .peers.wire import MIN_SIZE, MODES, ROLES, TRANSPORTS
 from .result import DEFAULT_POLL_S, DEFAULT_TIMEOUT_S, UsageError
 
 PROG = "podshm-ipc"

@@ -45,6 +45,8 @@ def shm_info(args: argparse.Namespace, report: Report) -> None:
     """statvfs figures plus the covering mount's type, source, options and size= option."""
     path = args.path
     report["path"] = path
+    # The node's page size (a pod shares its node's kernel): tmpfs sizes are whole pages.
+    report["page_size"] = os.sysconf("SC_PAGE_SIZE")
     try:
         report.update(statvfs_figures(path))
         mount = covering_mount(path)

@@ -12,21 +12,17 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+# The helper's exit codes are defined once, by the helper (it imports nothing of podshm).
+from podshm.ipc.result import EXIT_IPC_FAILED, EXIT_MISMATCH, EXIT_OK, EXIT_TIMEOUT, EXIT_USAGE
 from podshm.kube.execution import ExecResult
 
 IPC_PROGRAM = "podshm-ipc"
 
-# Exit codes of podshm-ipc.
-EXIT_OK = 0
-EXIT_IPC_FAILED = 1
-EXIT_USAGE = 2
-EXIT_TIMED_OUT = 3
-EXIT_MISMATCH = 4
 EXIT_NAMES = {
     EXIT_OK: "ok",
     EXIT_IPC_FAILED: "IPC call failed",
     EXIT_USAGE: "bad usage",
-    EXIT_TIMED_OUT: "timed out",
+    EXIT_TIMEOUT: "timed out",
     EXIT_MISMATCH: "content mismatch",
     137: "killed (SIGKILL, e.g. OOM)",
 }

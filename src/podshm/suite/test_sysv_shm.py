@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from podshm.kube.ipccall import EXIT_IPC_FAILED, EXIT_TIMED_OUT
+from podshm.kube.ipccall import EXIT_IPC_FAILED, EXIT_TIMEOUT
 from podshm.suite import helpers as ipc
 
 pytestmark = [pytest.mark.sysv]
@@ -54,6 +54,6 @@ def test_private_ftok_files_give_different_keys_and_nothing_is_shared(podshm_pod
 
     podshm_record("sender_key", sent.get("key_hex"))
     podshm_record("receiver_key", got.get("key_hex"))
-    assert got.exit_code == EXIT_TIMED_OUT, got.describe()
+    assert got.exit_code == EXIT_TIMEOUT, got.describe()
     assert got.get("key") is not None, got.describe()
     assert got.get("key") != sent.get("key"), "different files must give different keys"

@@ -1,0 +1,130 @@
+"""The shape of the code: small modules, no import circle, no import running up the layers.
+
+Reads the source with ``ast`` (imports inside functions count too: a lazy import is still a
+dependency), so a change that breaks the layering fails here, not in a review.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+PACKAGE = SRC / "podshm"
+MAX_LINES = 400
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(SRC).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def imports_of(path: Path, name: str) -> set[str]:
+    """podshm modules imported by one module (absolute and relative, at any depth)."""
+    known = modules()
+    found: set[str] = set()
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text())):
+        targets: list[str] = []
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            targets = [base] + [f"{base}.{alias.name}" for alias in node.names]
+        for target in targets:
+            while target and target not in known:
+                target = target.rpartition(".")[0]
+            if target.startswith("podshm") and target != name:
+                found.add(target)
+    return found
+
+
+def graph() -> dict[str, set[str]]:
+    return {name: imports_of(path, name) for name, path in modules().items()}
+
+
+def test_no_module_is_over_the_size_limit():
+    big = {
+        name: n
+        for name, path in modules().items()
+        if (n := len(path.read_text().splitlines())) > MAX_LINES
+    }
+    assert big == {}
+
+
+def _without_package_inits(g: dict[str, set[str]]) -> dict[str, set[str]]:
+    """A package's ``__init__`` re-exporting its modules is not a circle through them."""
+    inits = {name for name, path in modules().items() if path.name == "__init__.py"}
+    return {
+        name: {t for t in targets if t not in inits or not name.startswith(t + ".")}
+        for name, targets in g.items()
+    }
+
+
+def test_no_import_circle():
+    g = _without_package_inits(graph())
+    state: dict[str, int] = {}
+    circles: list[list[str]] = []
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(g.get(node, ())):
+            if state.get(nxt) == 1:
+                circles.append([*stack[stack.index(nxt) :], nxt])
+            elif nxt not in state:
+                visit(nxt, [*stack, nxt])
+        state[node] = 2
+
+    for start in sorted(g):
+        if start not in state:
+            visit(start, [start])
+    assert circles == []
+
+
+# (module prefix, prefixes it must never import): the layering of design.md.
+FORBIDDEN = [
+    ("podshm.ipc", ["podshm."]),  # runs in a bare image: imports nothing of podshm
+    ("podshm.kube", ["podshm.plugin", "podshm.localcluster", "podshm.image", "podshm.settings"]),
+    ("podshm.plugin", ["podshm.localcluster", "podshm.image", "podshm.cli", "podshm.runner"]),
+    ("podshm.settings", ["podshm.plugin", "podshm.localcluster", "podshm.image"]),
+    ("podshm.target", ["podshm.plugin", "podshm.localcluster", "podshm.image"]),
+    ("podshm.records", ["podshm.plugin", "podshm.localcluster", "podshm.kube"]),
+    ("podshm.expectations", ["podshm.kube", "podshm.plugin"]),
+]
+
+
+@pytest.mark.parametrize(("prefix", "forbidden"), FORBIDDEN, ids=[p for p, _ in FORBIDDEN])
+def test_no_import_runs_up_the_layers(prefix: str, forbidden: list[str]):
+    bad = [
+        f"{name} imports {target}"
+        for name, targets in graph().items()
+        if name == prefix or name.startswith(prefix + ".")
+        for target in targets
+        if any(target.startswith(f) for f in forbidden) and not target.startswith(prefix)
+    ]
+    assert bad == []
+
+
+def test_cluster_access_does_not_import_pytest():
+    users = [
+        name
+        for name, path in modules().items()
+        if name.startswith(("podshm.kube", "podshm.settings", "podshm.target", "podshm.records"))
+        and any(
+            isinstance(n, (ast.Import, ast.ImportFrom))
+            and any(
+                (getattr(n, "module", None) or a.name).split(".")[0] == "pytest" for a in n.names
+            )
+            for n in ast.walk(ast.parse(path.read_text()))
+        )
+    ]
+    assert users == []
