@@ -8,21 +8,22 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from podshm.settings import add_cli_arguments, cli_options_with_values, cli_switches, from_cli_args
+from podshm.settings import add_cli_arguments, from_cli_args
 
 SUITE_PACKAGE = "podshm.suite"
 DEFAULT_REPORTS_DIR = "reports"
-OWN_OPTIONS = ("--reports-dir", *cli_options_with_values())
-OWN_FLAGS = ("--start-cluster", *cli_switches())
 
 
-def split_own_args(argv: list[str]) -> tuple[list[str], list[str]]:
-    """(run's own options, pytest's arguments): ours come first, the rest is pytest's.
+def split_own_args(
+    argv: list[str], takes_value: set[str], switches: set[str]
+) -> tuple[list[str], list[str]]:
+    """(the command's own options, pytest's arguments): ours come first, the rest is pytest's.
 
     ``argparse.REMAINDER`` cannot do this on its own: it refuses a remainder that starts with
     an option (``podshm run -m sysv``). ``--`` ends our options explicitly.
@@ -33,9 +34,9 @@ def split_own_args(argv: list[str]) -> tuple[list[str], list[str]]:
         arg = argv[i]
         if arg == "--":
             return own, argv[i + 1 :]
-        if arg in ("-h", "--help", *OWN_FLAGS) or arg.split("=", 1)[0] in OWN_OPTIONS:
+        if arg in ("-h", "--help", *switches) or arg.split("=", 1)[0] in takes_value:
             own.append(arg)
-            if arg in OWN_OPTIONS and i + 1 < len(argv):
+            if arg in takes_value and i + 1 < len(argv):
                 own.append(argv[i + 1])
                 i += 1
             i += 1
@@ -44,11 +45,16 @@ def split_own_args(argv: list[str]) -> tuple[list[str], list[str]]:
     return own, argv[i:]
 
 
-class _PassthroughParser(argparse.ArgumentParser):
-    """The ``run`` parser: parses its own options and hands everything else to pytest."""
+class PassthroughParser(argparse.ArgumentParser):
+    """A sub-command parser that parses its own options and hands the rest to pytest
+    (``podshm run``, ``podshm gate``): everything after our options lands in ``pytest_args``."""
 
     def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
-        own, rest = split_own_args(list(args if args is not None else sys.argv[1:]))
+        flags = [a for a in self._actions if a.option_strings]
+        takes_value = {o for a in flags if a.nargs != 0 for o in a.option_strings}
+        switches = {o for a in flags if a.nargs == 0 for o in a.option_strings}
+        argv = list(args if args is not None else sys.argv[1:])
+        own, rest = split_own_args(argv, takes_value, switches)
         namespace, extras = super().parse_known_args(own, namespace)
         namespace.pytest_args = [*extras, *rest]
         return namespace, []
@@ -78,10 +84,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"where the JUnit report goes (default: {DEFAULT_REPORTS_DIR})",
     )
     parser.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="an earlier run (record JSON or junit XML): print the diff against it and exit "
+        "with the diff's code (0: nothing regressed, 1: a new failure or a removed test)",
+    )
+    parser.add_argument(
         "pytest_args", nargs="*", metavar="PYTEST_ARGS", help="passed to pytest unchanged"
     )
     # add_parser() cannot take a parser class; switch this one parser to the passthrough kind.
-    parser.__class__ = _PassthroughParser
+    parser.__class__ = PassthroughParser
     parser.set_defaults(func=run)
 
 
@@ -97,31 +109,40 @@ def junit_path_for(reports_dir: str, now: float | None = None) -> Path:
 
 
 def run_pytest(argv: list[str], env: dict[str, str] | None = None) -> int:
-    """Run pytest in a child process and wait for it, also through Ctrl-C.
+    """Run pytest in a child process and wait for it, also through Ctrl-C and SIGTERM.
 
     A child keeps pytest's assertion rewriting intact (this process has imported podshm
-    already). Ctrl-C reaches the child too (same process group); it then deletes the run's
-    namespaces, so the parent waits for it instead of killing it.
+    already). Ctrl-C reaches the child too (same process group); SIGTERM (a cancelled CI job)
+    is passed on to it. Either way the child deletes the run's namespaces, so the parent
+    waits for it instead of killing it.
     """
     proc = subprocess.Popen(
         [sys.executable, "-m", "pytest", *argv], env={**os.environ, **(env or {})}
     )
-    while True:
-        try:
-            return proc.wait()
-        except KeyboardInterrupt:
-            continue
+    previous = signal.signal(signal.SIGTERM, lambda signum, _frame: proc.send_signal(signum))
+    try:
+        while True:
+            try:
+                return proc.wait()
+            except KeyboardInterrupt:
+                continue
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Check the cluster, run the suite, say where the report is."""
+    """Check the cluster, run the suite, say where the reports are (and diff a baseline)."""
     from podshm.prepare import prepare
+    from podshm.records.load import load_record
+    from podshm.records.report import compare
 
+    baseline = load_record(args.baseline) if args.baseline else None  # bad input: exit 2 now
     settings, target, _cluster = prepare(from_cli_args(args), args.start_cluster)
     print(f"podshm: target {target.why}; test image {settings.image}", file=sys.stderr)
-    env = settings.env()
     junit = junit_path_for(args.reports_dir)
     junit.parent.mkdir(parents=True, exist_ok=True)
-    code = run_pytest(pytest_argv(args, junit), env)
+    code = run_pytest(pytest_argv(args, junit), settings.env())
     print(f"podshm: JUnit report: {junit}", file=sys.stderr)
-    return code
+    if baseline is None or code not in (0, 1):
+        return code
+    return compare(args.baseline, baseline, junit)

@@ -1,0 +1,246 @@
+"""Compare two run records: what broke, what got fixed, which measurements moved.
+
+The question before an upgrade is "does the candidate cluster do everything the current one
+did?". Tests are matched by stable id (:mod:`podshm.records.ids`), so a run from a checkout
+and one from an installed wheel line up. Each test lands in exactly one class:
+
+- ``new_failure``: failed/error now, not before (passed, xpassed, skipped or xfailed before);
+- ``fixed``: failed/error before, passed/xpassed now;
+- ``still_failing``: failed/error in both;
+- ``outcome_changed``: the outcome differs but nothing started failing or passed again
+  (passed -> skipped, xfailed -> xpassed, failed -> skipped): coverage lost or gained;
+- ``added``: only in the candidate;
+- ``removed``: only in the base, coverage the candidate lost;
+- ``value_changed``: same outcome, but a measured value differs (noise aside: :func:`is_noise`);
+- ``unchanged``: same outcome, same values.
+
+Value changes are listed on every matched row; only the outcome decides the class, except
+between ``value_changed`` and ``unchanged``. The exit code rule is :func:`exit_code`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from podshm.records.schema import ClusterInfo, RunRecord, Value
+
+CLASSES = (
+    "new_failure",
+    "fixed",
+    "still_failing",
+    "outcome_changed",
+    "added",
+    "removed",
+    "value_changed",
+    "unchanged",
+)
+FAIL_ON = ("failures", "changes")
+FAILING = frozenset({"failed", "error"})
+PASSING = frozenset({"passed", "xpassed"})
+
+# --- the one ignore rule for values ------------------------------------------------------
+# Values that differ from run to run on a healthy cluster, so a difference in them says
+# nothing: names of things made per run, kernel object ids, timings, and the facts of where a
+# test ran (those are compared once, in the header, not once per test).
+NOISE_NAMES = frozenset(
+    {
+        "namespace",  # per-run namespace names
+        "kept_namespace",
+        "run_id",
+        "pod_diagnostics",  # events and logs of a failed test, with timestamps
+        "node",  # where the test ran: the header compares the clusters
+        "kubelet_version",
+        "container_runtime",
+        "kernel",
+        "kubernetes_version",
+        "image",
+    }
+)
+NOISE_SUFFIXES = (
+    "_s",  # durations
+    "_seconds",
+    "_us",
+    "_ns",
+    "_per_s",  # rates
+    "latency",
+    "throughput",
+    "duration",
+    "_key",  # SysV keys: ftok() derives them from inode numbers, new every run
+    "_ipc_namespace",  # IPC namespace ids (ipc:[4026532...]): new for every pod
+)
+# Bench figures: ``bench.*`` and ``<placement>.<impl>.<size>B.<mode>.<metric>...``
+# (podshm.ipcbench.document.junit_properties): speeds, never verdicts.
+NOISE_PATTERN = re.compile(r"^(bench\.|[a-z]+\.[a-z0-9_]+\.\d+B\.[a-z]+\.)")
+
+
+def is_noise(name: str) -> bool:
+    """True when a value by this name is expected to differ between two healthy runs."""
+    return name in NOISE_NAMES or name.endswith(NOISE_SUFFIXES) or bool(NOISE_PATTERN.match(name))
+
+
+@dataclass(frozen=True)
+class ValueChange:
+    """One measured value that moved (None: not recorded on that side)."""
+
+    name: str
+    before: Value | None
+    after: Value | None
+
+
+@dataclass
+class Row:
+    """One test's verdict."""
+
+    id: str
+    kind: str
+    before: str | None  # outcome in the base, None when added
+    after: str | None  # outcome in the candidate, None when removed
+    message: str = ""  # the candidate's failure message (the base's for removed tests)
+    changes: list[ValueChange] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class HeaderLine:
+    """One cluster fact, before and after."""
+
+    label: str
+    before: str
+    after: str
+
+    @property
+    def changed(self) -> bool:
+        """Whether the two runs differ in this fact."""
+        return self.before != self.after
+
+
+@dataclass
+class Diff:
+    """Everything ``podshm diff`` reports."""
+
+    header: list[HeaderLine]
+    rows: list[Row]
+
+    def of(self, kind: str) -> list[Row]:
+        """The rows of one class, in the candidate's order (removed ones in the base's)."""
+        return [r for r in self.rows if r.kind == kind]
+
+    def counts(self) -> dict[str, int]:
+        """Rows per class, every class present."""
+        return {kind: len(self.of(kind)) for kind in CLASSES}
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready: header, counts and every row."""
+        return {
+            "header": [
+                {"label": h.label, "before": h.before, "after": h.after, "changed": h.changed}
+                for h in self.header
+            ],
+            "counts": self.counts(),
+            "rows": [
+                {
+                    "id": r.id,
+                    "class": r.kind,
+                    "before": r.before,
+                    "after": r.after,
+                    "message": r.message,
+                    "changes": [
+                        {"name": c.name, "before": c.before, "after": c.after} for c in r.changes
+                    ],
+                }
+                for r in self.rows
+            ],
+        }
+
+
+def exit_code(result: Diff, fail_on: str = "failures") -> int:
+    """0 when nothing regressed; 1 on a new failure or a removed test, and with
+    ``fail_on="changes"`` also on a changed value or outcome."""
+    if fail_on not in FAIL_ON:
+        raise ValueError(f"fail_on must be one of {', '.join(FAIL_ON)}, not {fail_on!r}")
+    counts = result.counts()
+    if counts["new_failure"] or counts["removed"]:
+        return 1
+    if fail_on == "changes" and (counts["value_changed"] or counts["outcome_changed"]):
+        return 1
+    return 0
+
+
+def _same(a: Value | None, b: Value | None) -> bool:
+    """Equal values of the same kind: ``True`` is not ``1``, but ``1`` is ``1.0``."""
+    return a == b and isinstance(a, bool) == isinstance(b, bool)
+
+
+def value_changes(before: dict[str, Value], after: dict[str, Value]) -> list[ValueChange]:
+    """Changed, added and dropped values, noise left out, by name."""
+    names = sorted(n for n in set(before) | set(after) if not is_noise(n))
+    return [
+        ValueChange(n, before.get(n), after.get(n))
+        for n in names
+        if not _same(before.get(n), after.get(n))
+    ]
+
+
+def classify(before: str, after: str, changed_values: bool) -> str:
+    """The class of a test present in both runs (see the module docstring)."""
+    if after in FAILING:
+        return "still_failing" if before in FAILING else "new_failure"
+    if before in FAILING:
+        return "fixed" if after in PASSING else "outcome_changed"
+    if before != after:
+        return "outcome_changed"
+    return "value_changed" if changed_values else "unchanged"
+
+
+def _indexed(record: RunRecord) -> dict[str, Any]:
+    """Tests by stable id; a repeated id (same file name in two directories) gets ``#2``..."""
+    out: dict[str, Any] = {}
+    for test in record.tests:
+        key, n = test.id, 1
+        while key in out:
+            n += 1
+            key = f"{test.id}#{n}"
+        out[key] = test
+    return out
+
+
+def _facts(cluster: ClusterInfo) -> list[tuple[str, str]]:
+    def distinct(attr: str) -> str:
+        return ", ".join(sorted({getattr(n, attr) for n in cluster.nodes} - {""})) or "unknown"
+
+    return [
+        ("Kubernetes", cluster.server_version or "unknown"),
+        ("kubelet", distinct("kubelet_version")),
+        ("runtime", distinct("container_runtime")),
+        ("kernel", distinct("kernel_version")),
+        ("nodes", str(len(cluster.nodes)) if cluster.nodes else "unknown"),
+    ]
+
+
+def compare_clusters(base: RunRecord, candidate: RunRecord) -> list[HeaderLine]:
+    """Server version, kubelets, runtimes, kernels, node count and image, before and after."""
+    lines = [
+        HeaderLine(label, b, a)
+        for (label, b), (_, a) in zip(_facts(base.cluster), _facts(candidate.cluster), strict=True)
+    ]
+    lines.append(HeaderLine("image", base.image.ref or "unknown", candidate.image.ref or "unknown"))
+    return lines
+
+
+def diff(base: RunRecord, candidate: RunRecord) -> Diff:
+    """Match tests by stable id and classify each (candidate order, then removed ones)."""
+    old, new = _indexed(base), _indexed(candidate)
+    rows: list[Row] = []
+    for key, test in new.items():
+        prev = old.get(key)
+        if prev is None:
+            rows.append(Row(key, "added", None, test.outcome, test.message))
+            continue
+        changes = value_changes(prev.values, test.values)
+        kind = classify(prev.outcome, test.outcome, bool(changes))
+        rows.append(Row(key, kind, prev.outcome, test.outcome, test.message, changes))
+    for key, test in old.items():
+        if key not in new:
+            rows.append(Row(key, "removed", test.outcome, None, test.message))
+    return Diff(compare_clusters(base, candidate), rows)
