@@ -52,6 +52,11 @@ SCENARIOS: dict[str, str] = {
     "devshm-memory-sizelimit": "emptyDir medium Memory, sizeLimit",
     "devshm-memory-sizelimit-memlimit": "emptyDir medium Memory, sizeLimit and memory limits",
     "devshm-disk": "disk-backed emptyDir at /dev/shm (not a tmpfs)",
+    "devshm-memory-one-limit": "emptyDir medium Memory, a memory limit on one container of two",
+    "devshm-memory-init-limit": "emptyDir medium Memory, an init container's limit above the sum",
+    "devshm-memory-sidecar": "emptyDir medium Memory, a sidecar's limit added to the sum",
+    "devshm-memory-pod-limit": "emptyDir medium Memory, a pod-level memory limit (1.34+)",
+    "devshm-memory-overhead": "emptyDir medium Memory, a RuntimeClass memory overhead",
 }
 OVERRIDE_FIELDS = ("size", "tmpfs")
 
@@ -169,11 +174,12 @@ def pod_memory_limit(spec: Mapping[str, Any], pod_level_resources: bool = True) 
         if pod_limit > 0:
             declared = True
             limit = pod_limit
-    if limit > 0:
-        overhead = (spec.get("overhead") or {}).get("memory")
-        if overhead not in (None, ""):
-            limit += quantity_to_bytes(overhead)
-    return limit if declared and limit > 0 else None
+    if not declared or limit <= 0:
+        return None
+    overhead = (spec.get("overhead") or {}).get("memory")
+    if overhead not in (None, ""):
+        limit += quantity_to_bytes(overhead)
+    return limit
 
 
 def memory_emptydir_size(
@@ -317,10 +323,10 @@ def load_overrides(path: str | Path | None) -> dict[str, Override]:
         return {}
     path = Path(path)
     try:
-        text = path.read_text()
-    except OSError as err:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
         raise PodshmError(
-            f"cannot read expectations file {path}: {err.strerror or err}",
+            f"cannot read expectations file {path}: {getattr(err, 'strerror', None) or err}",
             "pass an existing file to --podshm-expectations (or PODSHM_EXPECTATIONS)",
         ) from err
     try:

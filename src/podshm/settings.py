@@ -21,6 +21,9 @@ from podshm.kube.namespaces import validate_prefix
 
 PULL_POLICIES = ("IfNotPresent", "Never", "Always")
 DEFAULT_POD_TIMEOUT = 120.0
+DEFAULT_EXPIRY = "30m"
+"""Covers the longest scenario (a benchmark test, ~2 min) many times over."""
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
 
@@ -110,11 +113,27 @@ SETTINGS: tuple[Setting, ...] = (
         metavar="NODE",
     ),
     Setting(
+        "nodes",
+        "PODSHM_NODES",
+        "run every scenario once per selected node: 'all' Ready nodes, or a label selector "
+        "(e.g. 'node-role.kubernetes.io/control-plane!=')",
+        metavar="all|SELECTOR",
+    ),
+    Setting(
         "pod_timeout",
         "PODSHM_POD_TIMEOUT",
         "seconds to wait for a pod's containers to run (hopeless states fail at once)",
         default=str(int(DEFAULT_POD_TIMEOUT)),
         metavar="SECONDS",
+    ),
+    Setting(
+        "expiry",
+        "PODSHM_EXPIRY",
+        "how long each namespace and pod of a run may live (e.g. 90s, 30m, 2h): pods get "
+        "activeDeadlineSeconds, and later runs sweep a killed run's expired namespaces",
+        default=DEFAULT_EXPIRY,
+        metavar="DURATION",
+        cli=False,
     ),
     Setting(
         "namespace_prefix",
@@ -160,7 +179,9 @@ class Settings:
     image: str | None
     pull_policy: str
     node: str | None
+    nodes: str | None
     pod_timeout: float
+    expiry: float
     namespace_prefix: str
     keep_namespaces_on_failure: bool
     expectations: str | None
@@ -217,7 +238,28 @@ def _prefix(setting: Setting, value: Any) -> str:
     return validate_prefix(str(value))
 
 
+def parse_duration(text: str) -> float:
+    """Seconds from ``90``, ``90s``, ``30m``, ``2h`` or ``1d``; ValueError otherwise."""
+    text = str(text).strip().lower()
+    unit = text[-1:] if text[-1:] in _DURATION_UNITS else "s"
+    number = float(text[:-1] if text[-1:] in _DURATION_UNITS else text)
+    if number <= 0:
+        raise ValueError(text)
+    return number * _DURATION_UNITS[unit]
+
+
+def _duration(setting: Setting, value: Any) -> float:
+    try:
+        return parse_duration(value)
+    except (TypeError, ValueError) as err:
+        raise PodshmError(
+            f"{setting.names()}: {value!r} is not a duration",
+            f"pass e.g. {setting.pytest_flag} 30m (units s, m, h, d)",
+        ) from err
+
+
 CHECKS: dict[str, Callable[[Setting, Any], Any]] = {
+    "expiry": _duration,
     "pod_timeout": _timeout,
     "namespace_prefix": _prefix,
 }
@@ -268,13 +310,3 @@ def add_cli_arguments(
 def from_cli_args(args: argparse.Namespace) -> Settings:
     """Resolve the settings of a ``podshm`` command from its parsed flags."""
     return resolve({s.name: getattr(args, s.name, None) for s in SETTINGS})
-
-
-def cli_options_with_values() -> tuple[str, ...]:
-    """``--<name>`` flags of the commands that take a value (for ``podshm run``'s splitter)."""
-    return tuple(s.cli_flag for s in SETTINGS if s.cli and not s.switch)
-
-
-def cli_switches() -> tuple[str, ...]:
-    """``--<name>`` switches of the commands."""
-    return tuple(s.cli_flag for s in SETTINGS if s.cli and s.switch)

@@ -13,11 +13,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from kubernetes.client.exceptions import ApiException
+
 from podshm import localpaths, testimage
 from podshm.errors import PodshmError
 from podshm.kube.access import DEFAULT_KUBECONFIG, existing_kubeconfigs, kubeconfig_paths
+from podshm.kube.api import api_error_message
 from podshm.kube.cluster import Cluster, open_cluster
-from podshm.kube.facts import ClusterFacts
+from podshm.kube.facts import ClusterFacts, NodeFacts
 from podshm.settings import Settings
 
 LOCAL_NOT_RUNNING_FIX = (
@@ -102,3 +105,30 @@ def find_image(settings: Settings, facts: ClusterFacts) -> tuple[str, str]:
     if not facts.nodes_error:
         reason += f"{testimage.tag_prefix()}*"
     raise PodshmError(f"no test image named, and {reason}", testimage.BUILD_AND_LOAD)
+
+
+def select_nodes(settings: Settings, cluster: Cluster) -> list[str]:
+    """The nodes every scenario runs on once each (``--podshm-nodes``): Ready ones only.
+
+    ``all`` means every Ready node; anything else is a label selector. Selecting nothing is
+    an error, not a silent empty run.
+    """
+    if not settings.nodes:
+        return []
+    selector = "" if settings.nodes == "all" else settings.nodes
+    try:
+        found = [NodeFacts.from_node(n) for n in cluster.api.list_nodes(selector)]
+    except ApiException as err:
+        raise PodshmError(
+            f"--podshm-nodes {settings.nodes!r}: cannot list nodes (HTTP {err.status}: "
+            f"{api_error_message(err)})",
+            "pass 'all' or a valid label selector (e.g. kubernetes.io/os=linux)",
+        ) from err
+    ready = sorted(n.name for n in found if n.ready)
+    if not ready:
+        raise PodshmError(
+            f"--podshm-nodes {settings.nodes!r} selects no Ready node "
+            f"(matching: {', '.join(n.name for n in found) or 'none'})",
+            "pass 'all' or a selector that matches Ready nodes (kubectl get nodes --show-labels)",
+        )
+    return ready

@@ -360,7 +360,8 @@ def test_user_without_rbac_bindings_gets_one_line_naming_every_permission_and_th
     result = pytester.runpytest_subprocess("--podshm-kubeconfig", str(user.kubeconfig))
     elapsed = time.monotonic() - start
     everything = (
-        "create namespaces, delete namespaces, list namespaces, create pods, get pods, "
+        "create namespaces, delete namespaces, list namespaces, patch namespaces, create pods, "
+        "get pods, "
         "create pods/exec, get pods/log, list events, list nodes"
     )
     expected = (

@@ -64,7 +64,7 @@ def test_header_describes_the_real_cluster(pytester: pytest.Pytester, real_clust
             f"podshm: node {the_node(real_cluster_env)}: Ready, kubelet {K8S_VERSION}, "
             f"{RUNTIME}, kernel {kernel}, *, * GiB allocatable",
             f"podshm: container runtime {RUNTIME}; kernel {kernel}",
-            f"podshm: test image {cluster.image}",
+            f"podshm: test image {cluster.image} (*)",
             "podshm: run id * (namespaces labelled podshm.io/run-id)",
         ]
     )

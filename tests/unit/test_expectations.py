@@ -269,3 +269,52 @@ def test_human_size():
     assert human_size(64 * MIB) == "64.0 MiB"
     assert human_size(None) == "-"
     assert human_size(12) == "12 B"
+
+
+# -- branches the suite's scenarios exercise on a real cluster, pinned down here too ----------
+def test_old_kubelet_with_unknown_capacity_predicts_no_size():
+    old = {**NODE, "kubelet_version": (1, 21), "node_capacity": None}
+    exp = expect_devshm("x", spec(container("a")), **old)
+    assert exp.size_bytes is None and exp.enforced_by == ENFORCED_EVICTION
+
+
+def test_the_page_size_is_the_nodes():
+    exp = expect_devshm("x", spec(container("a"), size_limit="100000"), **NODE, page=65536)
+    assert exp.size_bytes == 131072
+    assert expect_devshm("x", {"containers": [container("a")]}, **NODE, page=65536).size_bytes == (
+        64 * MIB
+    )
+
+
+def test_an_empty_expectations_file_overrides_nothing(tmp_path):
+    path = tmp_path / "empty.yaml"
+    path.write_text("")
+    assert load_overrides(path) == {}
+
+
+def test_overrides_of_other_scenarios_leave_the_expectation_alone():
+    computed = expect_devshm("devshm-default", {"containers": [container("a")]}, **NODE)
+    assert apply_override(computed, {"devshm-disk": Override(is_tmpfs=True)}) is computed
+
+
+def test_a_tmpfs_only_override_keeps_the_size_and_a_size_only_override_keeps_tmpfs():
+    computed = expect_devshm("devshm-disk", spec(container("a"), medium=None), **NODE)
+    tmpfs = apply_override(computed, {"devshm-disk": Override(is_tmpfs=True)})
+    assert (tmpfs.is_tmpfs, tmpfs.size_bytes) == (True, computed.size_bytes)
+    sized = apply_override(computed, {"devshm-disk": Override(size_bytes=MIB)})
+    assert (sized.is_tmpfs, sized.size_bytes) == (False, MIB)
+
+
+def test_unreadable_or_unparsable_expectations_files_are_one_clear_error(tmp_path):
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(PodshmError, match="cannot read expectations file"):
+        load_overrides(binary)
+    nul = tmp_path / "nul.yaml"
+    nul.write_text("devshm-default: 64Mi\x00\n")  # a reader error: YAML gives no line for it
+    with pytest.raises(PodshmError, match=r"not valid YAML: "):
+        load_overrides(nul)
+
+
+def test_an_overhead_without_any_limit_gives_no_pod_limit():
+    assert pod_memory_limit(spec(container("a"), overhead={"memory": "64Mi"})) is None

@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import os
 import signal
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from kubernetes.client.exceptions import ApiException
 
 from podshm.errors import PodshmError
 from podshm.kube.namespaces import (
+    EXPIRES_ANNOTATION,
     KEEP_LABEL,
     RUN_ID_LABEL,
+    STARTED_ANNOTATION,
+    Leftover,
     NamespaceManager,
+    live_namespaces_of_run,
     namespace_manifest,
     namespace_name,
     new_run_id,
+    parse_rfc3339,
+    rfc3339,
     run_selector,
+    select_garbage,
     sigint_deferred,
     sweep_run,
     validate_prefix,
@@ -87,7 +95,7 @@ def test_sweep_deletes_only_this_runs_namespaces():
     api = FakeApi(
         [ns("podshm-abc123-a", "abc123"), ns("other", "zzz999"), ns("t", "abc123", "Terminating")]
     )
-    assert sweep_run(api, "abc123") == ["podshm-abc123-a"]
+    assert sweep_run(api, "abc123").deleted == ["podshm-abc123-a"]
     assert api.deleted == ["podshm-abc123-a"]
     assert api.selectors == [run_selector("abc123")]
 
@@ -101,7 +109,7 @@ def test_manager_create_retry_keep_and_delete():
     assert first.name.startswith("podshm-abc123-") and second.pod_security == "baseline"
     manager.keep(first.name)
     assert api.labelled[first.name] == {KEEP_LABEL: "true"}
-    assert manager.delete_all() == [second.name]
+    assert manager.delete_all().deleted == [second.name]
     assert api.deleted == [second.name]
 
 
@@ -122,3 +130,71 @@ def test_second_ctrl_c_waits_for_cleanup():
         done.append("cleanup finished")
     assert done == ["cleanup finished"]
     assert signal.getsignal(signal.SIGINT) is before
+
+
+NOW = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)
+
+
+def aged(name, run, started_min_ago, expires_in_min, kept=False, phase="Active") -> dict:
+    labels = {RUN_ID_LABEL: run, **({KEEP_LABEL: "true"} if kept else {})}
+    notes = {
+        STARTED_ANNOTATION: rfc3339(NOW - timedelta(minutes=started_min_ago)),
+        EXPIRES_ANNOTATION: rfc3339(NOW + timedelta(minutes=expires_in_min)),
+    }
+    return {
+        "metadata": {"name": name, "labels": labels, "annotations": notes},
+        "status": {"phase": phase},
+    }
+
+
+def test_namespaces_carry_start_and_expiry():
+    manager = NamespaceManager(FakeApi(), "podshm", "abc123", expiry_s=90, started=NOW)
+    api = manager.api
+    manager.create()
+    notes = api.created[0]["metadata"]["annotations"]
+    assert parse_rfc3339(notes[STARTED_ANNOTATION]) == NOW
+    expires = parse_rfc3339(notes[EXPIRES_ANNOTATION])
+    assert expires is not None
+    assert 80 <= (expires - datetime.now(UTC)).total_seconds() <= 90
+
+
+def test_garbage_is_what_expired_never_kept_or_terminating():
+    found = [
+        Leftover.from_namespace(n)
+        for n in (
+            aged("dead", "r1", 60, -30),
+            aged("live", "r2", 1, 29),
+            aged("kept", "r3", 60, -30, kept=True),
+            aged("going", "r4", 60, -30, phase="Terminating"),
+            {"metadata": {"name": "old-podshm", "labels": {RUN_ID_LABEL: "r5"}}},
+        )
+    ]
+    names = lambda chosen: [n.name for n in chosen]  # noqa: E731
+    assert names(select_garbage(found, NOW)) == ["dead", "old-podshm"]
+    assert names(select_garbage(found, NOW, older_than_s=1800)) == ["dead", "old-podshm"]
+    assert names(select_garbage(found, NOW, older_than_s=0)) == ["dead", "live", "old-podshm"]
+    assert names(select_garbage(found, NOW, everything=True)) == [
+        "dead",
+        "live",
+        "kept",
+        "old-podshm",
+    ]
+    assert "started 60 min ago, expired" in found[0].describe(NOW)
+    assert found[1].describe(NOW).endswith("live)")
+
+
+def test_a_run_id_held_by_unexpired_namespaces_is_live():
+    api = FakeApi([aged("a", "r1", 1, 29), aged("b", "r1", 60, -30)])
+    assert live_namespaces_of_run(api, "r1", NOW) == ["a"]
+
+
+def test_refused_deletions_are_reported_with_the_apis_message():
+    class Refusing(FakeApi):
+        def delete_namespace(self, name):
+            raise ApiException(status=403, reason="Forbidden")
+
+    result = sweep_run(Refusing([ns("podshm-abc123-a", "abc123")]), "abc123")
+    assert result.deleted == []
+    assert result.failure_lines() == [
+        "cannot delete namespace podshm-abc123-a: HTTP 403: Forbidden"
+    ]

@@ -34,11 +34,14 @@ def test_row_from_properties():
 def test_table_is_aligned_and_sorted():
     lines = format_shm_table(
         [
-            ShmRow("devshm-memory-sizelimit", 256 * MIB, 256 * MIB, "ok", "passed"),
-            ShmRow("devshm-default", 64 * MIB, 128 * MIB, "MISMATCH", "failed"),
+            ShmRow("devshm-memory-sizelimit", 256 * MIB, 256 * MIB, "ok", "passed", "n2"),
+            ShmRow("devshm-default", 64 * MIB, 128 * MIB, "MISMATCH", "failed", "n2"),
+            ShmRow("devshm-default", 64 * MIB, 64 * MIB, "ok", "passed", "n1"),
         ]
     )
-    assert lines[0].split() == ["scenario", "expected", "observed", "verdict", "test"]
+    assert lines[0].split() == ["scenario", "node", "expected", "observed", "verdict", "test"]
+    assert lines[1].split()[:2] == ["devshm-default", "n1"]
+    lines = lines[:1] + lines[2:]
     assert lines[1].startswith("devshm-default ")
     assert "64.0 MiB" in lines[1] and "128.0 MiB" in lines[1] and "MISMATCH" in lines[1]
     assert lines[0].index("expected") == lines[1].index("64.0 MiB")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import time
+from pathlib import Path
 
 import pytest
 
@@ -69,7 +70,7 @@ def test_a_configured_kubeconfig_is_never_replaced_by_the_local_cluster(tmp_path
     else:
         home = tmp_path / "home" / ".kube"
         home.mkdir(parents=True)
-        (home / "config").write_text(open(path).read())
+        (home / "config").write_text(Path(path).read_text())
     target = choose(resolve(given))
     assert not target.local
     started = time.monotonic()

@@ -50,6 +50,7 @@ REQUIRED_ACCESS: tuple[Access, ...] = (
     Access("create", "namespaces"),
     Access("delete", "namespaces"),
     Access("list", "namespaces"),
+    Access("patch", "namespaces"),  # --podshm-keep-namespaces-on-failure labels a namespace
     Access("create", "pods"),
     Access("get", "pods"),
     Access("create", "pods", "exec"),
@@ -281,3 +282,29 @@ def connect(
         kubeconfig=source,
         version=version,
     )
+
+
+def connection_lost(err: BaseException) -> str | None:
+    """A short reason when ``err`` means "the API server stopped answering", else None.
+
+    urllib3 wraps refused or reset connections in MaxRetryError/ProtocolError, the exec
+    websocket raises its own errors, plain sockets raise ConnectionError/TimeoutError: each of
+    these, met in the middle of a test, is one line, not a traceback through the client.
+    """
+    import urllib3.exceptions
+    import websocket
+
+    kinds = (
+        urllib3.exceptions.HTTPError,
+        websocket.WebSocketException,
+        ConnectionError,
+        TimeoutError,
+    )
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, kinds):
+            return _short_reason(current)
+        current = current.__cause__ or current.__context__
+    return None

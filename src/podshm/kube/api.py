@@ -56,6 +56,7 @@ class KubeApi:
         self.core = client.CoreV1Api(api_client)
         self.authz = client.AuthorizationV1Api(api_client)
         self.version_api = client.VersionApi(api_client)
+        self.node_api = client.NodeV1Api(api_client)
 
     @property
     def host(self) -> str:
@@ -67,9 +68,13 @@ class KubeApi:
         """GET /version."""
         return _json(self.version_api.get_code(_preload_content=False, _request_timeout=timeout))
 
-    def list_nodes(self) -> list[dict[str, Any]]:
-        """All nodes."""
-        resp = self.core.list_node(_preload_content=False, _request_timeout=REQUEST_TIMEOUT)
+    def list_nodes(self, label_selector: str = "") -> list[dict[str, Any]]:
+        """All nodes (or those matching ``label_selector``)."""
+        resp = self.core.list_node(
+            label_selector=label_selector,
+            _preload_content=False,
+            _request_timeout=REQUEST_TIMEOUT,
+        )
         return list(_json(resp).get("items") or [])
 
     def read_node(self, name: str) -> dict[str, Any]:
@@ -143,6 +148,29 @@ class KubeApi:
             _preload_content=False,
             _request_timeout=REQUEST_TIMEOUT,
         )
+
+    # -- runtime classes ---------------------------------------------------------------------
+    def list_runtime_classes(self) -> list[dict[str, Any]]:
+        """Every RuntimeClass (handler, overhead), for the report and the expectations."""
+        response = self.node_api.list_runtime_class(
+            _preload_content=False, _request_timeout=REQUEST_TIMEOUT
+        )
+        return list(_json(response).get("items") or [])
+
+    def create_runtime_class(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Create a (cluster-scoped) RuntimeClass."""
+        response = self.node_api.create_runtime_class(
+            body, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
+        )
+        return _json(response)
+
+    def delete_runtime_class(self, name: str) -> None:
+        """Delete a RuntimeClass; already gone is fine."""
+        try:
+            self.node_api.delete_runtime_class(name, _request_timeout=REQUEST_TIMEOUT)
+        except ApiException as err:
+            if err.status != 404:
+                raise
 
     # -- pods --------------------------------------------------------------------------------
     def create_pod(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:

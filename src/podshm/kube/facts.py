@@ -46,6 +46,7 @@ class NodeFacts:
     images: tuple[str, ...] = ()
     """Every image name the kubelet reports (``status.images``)."""
     annotations: dict[str, str] = field(default_factory=dict, compare=False)
+    labels: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def runtime_name(self) -> str:
@@ -66,6 +67,7 @@ class NodeFacts:
     def from_node(cls, node: dict[str, Any]) -> NodeFacts:
         """Read a Node object (camelCase dict)."""
         status = node.get("status") or {}
+        meta = node.get("metadata") or {}
         info = status.get("nodeInfo") or {}
         allocatable = status.get("allocatable") or {}
         capacity = status.get("capacity") or {}
@@ -74,7 +76,7 @@ class NodeFacts:
             for c in status.get("conditions") or []
         )
         return cls(
-            name=str((node.get("metadata") or {}).get("name", "")),
+            name=str(meta.get("name", "")),
             ready=ready,
             kubelet_version=str(info.get("kubeletVersion", "")),
             container_runtime=str(info.get("containerRuntimeVersion", "")),
@@ -91,6 +93,10 @@ class NodeFacts:
             annotations={
                 str(k): str(v)
                 for k, v in ((node.get("metadata") or {}).get("annotations") or {}).items()
+            },
+            labels={
+                str(k): str(v)
+                for k, v in ((node.get("metadata") or {}).get("labels") or {}).items()
             },
         )
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from podshm import manifests
 from podshm.errors import PodshmError
 from podshm.kube.api import KubeApi
 from podshm.kube.facts import NodeFacts
-from podshm.kube.namespaces import RUN_ID_LABEL
+from podshm.kube.namespaces import RUN_ID_LABEL, lifetime_annotations
 from podshm.kube.pods import UNTIL_RUNNING, PodHandle, create_pod, wait_for_pod
 from podshm.kube.podsecurity import baseline_violations, restricted_violations
 
@@ -35,6 +36,12 @@ class PodOptions:
     run_id: str
     node: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+    manifests: str | None = None
+    """The user's own manifests directory, searched before podshm's."""
+    expiry_s: float | None = None
+    """Lifetime of the pod: ``activeDeadlineSeconds``, so a killed run's pods end by
+    themselves, and the expiry annotation later runs and `podshm gc` read."""
+    run_started: datetime | None = None
 
 
 def render_pod(
@@ -59,7 +66,7 @@ def render_pod(
         "PULL_POLICY": options.pull_policy,
         **(params or {}),
     }
-    pod = manifests.render(manifest, values)
+    pod = manifests.render(manifest, values, options.manifests)
     node = node or options.node
     if node and known_nodes and not any(n.name == node for n in known_nodes):
         names = ", ".join(n.name for n in known_nodes)
@@ -69,6 +76,12 @@ def render_pod(
         )
     pod = manifests.pin_to_node(pod, node)
     pod = manifests.add_labels(pod, {**options.labels, RUN_ID_LABEL: options.run_id})
+    if options.expiry_s:
+        spec = pod.setdefault("spec", {})
+        deadline = int(options.expiry_s)
+        spec["activeDeadlineSeconds"] = min(deadline, spec.get("activeDeadlineSeconds", deadline))
+        notes = pod["metadata"].setdefault("annotations", {})
+        notes.update(lifetime_annotations(options.run_started or datetime.now(UTC), deadline))
     check = POD_SECURITY_CHECKS.get(pod_security or "")
     problems = check(pod) if check else []
     if problems:

@@ -9,15 +9,16 @@ Fixtures:
   podshm_namespace           function this test's namespace (Pod Security restricted)
   podshm_namespace_factory   function more namespaces: factory(pod_security="baseline")
   podshm_pod                 function factory(manifest, **params) -> running PodHandle
+  podshm_target_node         function the node of this test (--podshm-nodes), else None
   podshm_expect              function expected /dev/shm: .devshm(scenario, pod)
   podshm_record              function junit properties and /dev/shm summary rows
 """
 
-from podshm.plugin.fixtures.cluster import podshm_cluster, podshm_settings
 from podshm.plugin.fixtures.expectations import podshm_expect
 from podshm.plugin.fixtures.namespaces import podshm_namespace, podshm_namespace_factory
-from podshm.plugin.fixtures.pods import podshm_pod
+from podshm.plugin.fixtures.pods import podshm_pod, podshm_target_node
 from podshm.plugin.fixtures.record import podshm_record
+from podshm.plugin.fixtures.session import podshm_cluster, podshm_settings
 from podshm.plugin.hooks import pytest_configure
 from podshm.plugin.options import pytest_addoption
 
@@ -29,6 +30,7 @@ __all__ = [
     "podshm_pod",
     "podshm_record",
     "podshm_settings",
+    "podshm_target_node",
     "pytest_addoption",
     "pytest_configure",
 ]

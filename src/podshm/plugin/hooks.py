@@ -7,14 +7,20 @@ holding that state, because some hooks (``pytest_runtest_logreport``,
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Generator
 from typing import Any
 
 import pytest
 
 from podshm.errors import PodshmError
-from podshm.kube.namespaces import sweep_run
+from podshm.kube.access import connection_lost
+from podshm.plugin.lifetime import (
+    cleanup,
+    handle_sigterm_like_sigint,
+    restore_sigterm,
+    start_of_run,
+    sweep_worker,
+)
 from podshm.plugin.markers import mark_and_deselect, register_markers
 from podshm.plugin.report import (
     P_NAMESPACE,
@@ -23,6 +29,7 @@ from podshm.plugin.report import (
     format_shm_table,
     row_from_properties,
 )
+from podshm.plugin.runrecord import RunRecorder
 from podshm.plugin.state import (
     STATE_KEY,
     WORKERINPUT_RUN_ID,
@@ -31,6 +38,7 @@ from podshm.plugin.state import (
     make_state,
 )
 
+NODE_FIXTURE = "podshm_target_node"
 EXIT_NO_CLUSTER = 2
 """The exit status of a run whose cluster or test image cannot be used (as `podshm`'s)."""
 
@@ -41,22 +49,33 @@ def pytest_configure(config: pytest.Config) -> None:
     state = make_state(config)
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(SessionHooks(state), "podshm-session")
+    config.pluginmanager.register(
+        RunRecorder(
+            config,
+            state.run_id,
+            facts=lambda: state.cluster().facts if state.connected else None,
+            image=lambda: state.image or None,
+            options=lambda: result_options(config, state),
+        ),
+        "podshm-runrecord",
+    )
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(state), "podshm-xdist")
 
 
-def cleanup(state: RunState) -> None:
-    """Delete this process's namespaces; the controller (or a lone process) sweeps the run.
-
-    Workers never sweep the whole run: the other workers are still using their namespaces.
-    """
-    if state.namespace_manager is not None:
-        with contextlib.suppress(Exception):
-            state.namespace_manager.delete_all()
-    if state.is_worker or not (state.connected or state.saw_namespaces):
-        return
-    with contextlib.suppress(Exception):
-        sweep_run(state.cluster().api, state.run_id)
+def result_options(config: pytest.Config, state: RunState) -> dict[str, str]:
+    """The settings that change results, for the run record (what a diff must know)."""
+    settings = state.require_settings()
+    chosen = {
+        "target": state.target.why if state.target else "",
+        "pull_policy": settings.pull_policy,
+        "node": settings.node or "",
+        "expectations": settings.expectations or "",
+        "manifests": settings.manifests or "",
+        "markexpr": config.getoption("markexpr", default="") or "",
+        "keyword": config.getoption("keyword", default="") or "",
+    }
+    return {k: v for k, v in chosen.items() if v}
 
 
 class SessionHooks:
@@ -64,6 +83,7 @@ class SessionHooks:
 
     def __init__(self, state: RunState) -> None:
         self.state = state
+        self.previous_sigterm = handle_sigterm_like_sigint()
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         """Stop at once on configuration errors (bad option value, malformed expectations)."""
@@ -85,6 +105,17 @@ class SessionHooks:
             f"podshm: run id {self.state.run_id} (namespaces labelled podshm.io/run-id)",
         ]
 
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        """``--podshm-nodes``: every test that starts pods runs once per selected node."""
+        settings = self.state.settings
+        if settings is None or not settings.nodes or NODE_FIXTURE not in metafunc.fixturenames:
+            return
+        try:
+            nodes = self.state.nodes()
+        except PodshmError:
+            return  # reported once, before any test runs (pytest_collection_finish)
+        metafunc.parametrize(NODE_FIXTURE, nodes, ids=[f"node={n}" for n in nodes], indirect=True)
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(
         self, config: pytest.Config, items: list[pytest.Item]
@@ -105,8 +136,14 @@ class SessionHooks:
             return
         try:
             self.state.cluster()
+            self.state.nodes()
+            lines = start_of_run(self.state)
         except PodshmError as err:
             pytest.exit(f"podshm: {err}", returncode=EXIT_NO_CLUSTER)
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        for line in lines:
+            if reporter is not None:
+                reporter.write_line(line)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -115,7 +152,13 @@ class SessionHooks:
         """Keep each phase's report (fixtures read it) and attach pod diagnostics on failure."""
         report = yield
         item.stash.setdefault(REPORTS_KEY, {})[report.when] = report
-        if report.failed and report.when in ("setup", "call"):
+        lost = connection_lost(call.excinfo.value) if report.failed and call.excinfo else None
+        if lost is not None:
+            # One line, and the run ends: every later test would meet the same dead server.
+            url = self.state.cluster().api.host if self.state.connected else "the API server"
+            report.longrepr = f"podshm: lost the API server at {url} during {report.when}: {lost}"
+            item.session.shouldstop = "podshm: the API server stopped answering"
+        elif report.failed and report.when in ("setup", "call"):
             attach_diagnostics(item, report)
         return report
 
@@ -136,21 +179,31 @@ class SessionHooks:
             self.state.shm_rows.append(row)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        """The table of /dev/shm scenarios: expected, observed, verdict."""
-        if not self.state.shm_rows:
-            return
-        terminalreporter.write_sep("=", "podshm /dev/shm summary")
-        for line in format_shm_table(self.state.shm_rows):
-            terminalreporter.write_line(line)
+        """The table of /dev/shm scenarios; then anything clean-up could not delete."""
+        if self.state.shm_rows:
+            terminalreporter.write_sep("=", "podshm /dev/shm summary")
+            for line in format_shm_table(self.state.shm_rows):
+                terminalreporter.write_line(line)
+        if self.state.sweep.failed:
+            terminalreporter.write_sep("=", "podshm: left behind on the cluster", red=True)
+            for line in self.state.sweep.failure_lines():
+                terminalreporter.write_line(f"podshm: {line}")
 
     def pytest_keyboard_interrupt(self) -> None:
         """Ctrl-C: clean up at once (session finish repeats it, idempotently)."""
         cleanup(self.state)
 
     @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self) -> None:
-        """After fixture teardown (trylast): nothing of this run survives but kept namespaces."""
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """After fixture teardown (trylast): nothing of this run survives but kept namespaces;
+        a namespace that could not be deleted is a leak, and fails an otherwise green run."""
         cleanup(self.state)
+        if self.state.sweep.failed and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_unconfigure(self) -> None:
+        """Give SIGTERM back its previous handler."""
+        restore_sigterm(self.previous_sigterm)
 
 
 class XdistHooks:
@@ -170,5 +223,4 @@ class XdistHooks:
         worker = getattr(getattr(node, "gateway", None), "id", None)
         if error is None or not worker:
             return
-        with contextlib.suppress(Exception):
-            sweep_run(self.state.cluster().api, self.state.run_id, worker=worker)
+        sweep_worker(self.state, worker)

@@ -86,15 +86,23 @@ def row_from_properties(props: dict[str, Any], outcome: str) -> ShmRow | None:
         observed=as_int(props.get(P_OBSERVED)),
         verdict=str(props.get(P_VERDICT, "")),
         outcome=outcome,
+        node=str(props.get("node", "")),
     )
 
 
 def format_shm_table(rows: Iterable[ShmRow]) -> list[str]:
-    """The /dev/shm summary as aligned text lines."""
-    header = ("scenario", "expected", "observed", "verdict", "test")
+    """The /dev/shm summary as aligned text lines, one per scenario and node."""
+    header = ("scenario", "node", "expected", "observed", "verdict", "test")
     body = [
-        (r.scenario, human_size(r.expected), human_size(r.observed), r.verdict, r.outcome)
-        for r in sorted(rows, key=lambda r: r.scenario)
+        (
+            r.scenario,
+            r.node or "-",
+            human_size(r.expected),
+            human_size(r.observed),
+            r.verdict,
+            r.outcome,
+        )
+        for r in sorted(rows, key=lambda r: (r.scenario, r.node))
     ]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *body, strict=False)]
     lines = []

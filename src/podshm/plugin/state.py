@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -16,10 +17,10 @@ import pytest
 from podshm.errors import PodshmError
 from podshm.expectations import Override, load_overrides
 from podshm.kube.cluster import Cluster
-from podshm.kube.namespaces import NamespaceManager, new_run_id, validate_run_id
+from podshm.kube.namespaces import NamespaceManager, SweepResult, new_run_id, validate_run_id
 from podshm.plugin.options import settings_from_config
 from podshm.settings import Settings
-from podshm.target import Target, choose, connect_target, find_image
+from podshm.target import Target, choose, connect_target, find_image, select_nodes
 
 RUN_ID_ENV = "PODSHM_RUN_ID"
 WORKERINPUT_RUN_ID = "podshm_run_id"
@@ -34,6 +35,7 @@ class ShmRow:
     observed: int | None
     verdict: str
     outcome: str = ""
+    node: str = ""
 
 
 @dataclass
@@ -43,6 +45,11 @@ class RunState:
     config: pytest.Config
     run_id: str
     worker: str
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    run_id_given: bool = False
+    """The run id came from PODSHM_RUN_ID: check that no live run holds it."""
+    sweep: SweepResult = field(default_factory=SweepResult)
+    """What clean-up deleted and could not delete (reported, and failing the run)."""
     settings: Settings | None = None
     settings_error: PodshmError | None = None
     overrides: dict[str, Override] = field(default_factory=dict)
@@ -52,6 +59,7 @@ class RunState:
     image_source: str = ""
     _cluster: Cluster | None = None
     _cluster_error: PodshmError | None = None
+    _nodes: list[str] | None = None
     namespace_manager: NamespaceManager | None = None
     shm_rows: list[ShmRow] = field(default_factory=list)
     outcomes: dict[str, str] = field(default_factory=dict)
@@ -94,12 +102,23 @@ class RunState:
         self._cluster = cluster
         return cluster
 
+    def nodes(self) -> list[str]:
+        """The nodes of ``--podshm-nodes`` (empty without it); looked up once."""
+        if self._nodes is None:
+            self._nodes = select_nodes(self.require_settings(), self.cluster())
+        return self._nodes
+
     def namespaces(self) -> NamespaceManager:
         """This process's namespace manager (needs the cluster)."""
         if self.namespace_manager is None:
             settings = self.require_settings()
             self.namespace_manager = NamespaceManager(
-                self.cluster().api, settings.namespace_prefix, self.run_id, self.worker
+                self.cluster().api,
+                settings.namespace_prefix,
+                self.run_id,
+                self.worker,
+                expiry_s=settings.expiry,
+                started=self.started,
             )
         return self.namespace_manager
 
@@ -120,6 +139,7 @@ def make_state(config: pytest.Config) -> RunState:
         run_id = os.environ.get(RUN_ID_ENV) or new_run_id()
         worker = "main"
     state = RunState(config=config, run_id=run_id, worker=worker)
+    state.run_id_given = workerinput is None and bool(os.environ.get(RUN_ID_ENV))
     try:
         validate_run_id(run_id)
         state.settings = settings_from_config(config)

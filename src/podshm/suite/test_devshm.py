@@ -17,9 +17,10 @@ FILL_TIMEOUT_S = 240.0
 
 def measure(pod, podshm_expect, podshm_record, scenario: str, key: str | None = None):
     """shm-info in the sender, the expectation for the pod, and the recorded verdict."""
-    expectation = podshm_expect.devshm(key or scenario, pod)
     info = pod.run_ipc("sender", *ipc.shm_info())
     assert info.ok, info.describe()
+    expectation = podshm_expect.devshm(key or scenario, pod, info.get("page_size"))
+    podshm_record("page_size", info.get("page_size"))
     podshm_record.shm(scenario, expectation, info.get("size_bytes"), bool(info.get("is_tmpfs")))
     podshm_record("shm_fs_type", info.get("fs_type"))
     podshm_record("shm_size_option", info.get("size_option"))
@@ -105,3 +106,61 @@ def test_disk_emptydir_is_not_tmpfs(podshm_pod, podshm_expect, podshm_record):
     assert info.get("is_tmpfs") is expectation.is_tmpfs, (
         f"/dev/shm is {info.get('fs_type')}: {expectation.rule}"
     )
+
+
+# Every branch of the kubelet's sizing rule (podshm.expectations.pod_memory_limit and
+# memory_emptydir_size), each with its own pod, the expectation computed from the admitted pod.
+SIZING_BRANCHES = [
+    pytest.param("devshm-memory-one-limit.yaml", {}, id="one-container-limited"),
+    pytest.param("devshm-memory-init-limit.yaml", {}, id="init-container-above-sum"),
+    pytest.param("devshm-memory-sidecar.yaml", {}, id="sidecar-adds-to-sum"),
+    pytest.param("devshm-memory-pod-limit.yaml", {}, id="pod-level-limit"),
+    pytest.param(
+        "devshm-memory-sizelimit-memlimit.yaml",
+        {"size_limit": "1Gi", "memory_limit": "128Mi"},
+        id="sizelimit-above-pod-limit",
+    ),
+]
+
+
+@pytest.mark.parametrize(("manifest", "params"), SIZING_BRANCHES)
+def test_memory_emptydir_sizing_rule(podshm_pod, podshm_expect, podshm_record, manifest, params):
+    """The tmpfs is exactly what calculateEmptyDirMemorySize gives for this pod and node."""
+    pod = podshm_pod(manifest, **params)
+    scenario = manifest.removesuffix(".yaml")
+    expectation, info = measure(pod, podshm_expect, podshm_record, scenario)
+    assert_size(expectation, info)
+
+
+OVERHEAD = "64Mi"
+
+
+@pytest.fixture
+def overhead_runtime_class(podshm_cluster, podshm_namespace):
+    """A RuntimeClass with the default "runc" handler and a 64Mi pod overhead, deleted after
+    (named after the test's namespace, so concurrent runs never share one)."""
+    name = f"{podshm_namespace.name}-overhead"
+    podshm_cluster.api.create_runtime_class(
+        {
+            "apiVersion": "node.k8s.io/v1",
+            "kind": "RuntimeClass",
+            "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "podshm"}},
+            "handler": "runc",
+            "overhead": {"podFixed": {"memory": OVERHEAD}},
+        }
+    )
+    try:
+        yield name
+    finally:
+        podshm_cluster.api.delete_runtime_class(name)
+
+
+@pytest.mark.cluster_scoped
+def test_memory_emptydir_with_runtimeclass_overhead(
+    podshm_pod, podshm_expect, podshm_record, overhead_runtime_class
+):
+    """The class's overhead lands in spec.overhead and is added to the pod's memory limit."""
+    pod = podshm_pod("devshm-memory-overhead.yaml", runtime_class=overhead_runtime_class)
+    assert (pod.spec.get("overhead") or {}).get("memory") == OVERHEAD, pod.spec.get("overhead")
+    expectation, info = measure(pod, podshm_expect, podshm_record, "devshm-memory-overhead")
+    assert_size(expectation, info)

@@ -70,3 +70,38 @@ def test_ipc_sysctl_is_seen_by_both_containers(podshm_pod):
         read = pod.exec(container, ["cat", "/proc/sys/kernel/shm_rmid_forced"])
         assert read.exit_code == 0, read.describe()
         assert read.stdout.strip() == "1", read.describe()
+
+
+def two_nodes(facts) -> tuple[str, str]:
+    """Two Ready nodes, workers first (a control plane takes pods pinned to it, but workers are
+    where workloads run)."""
+    ready = [n for n in facts.nodes if n.ready]
+    ready.sort(key=lambda n: ("node-role.kubernetes.io/control-plane" in n.labels, n.name))
+    if len(ready) < 2:
+        pytest.skip(f"needs two Ready nodes; this cluster has {len(ready)}")
+    return ready[0].name, ready[1].name
+
+
+def test_pods_on_two_nodes_see_none_of_each_others_ipc(podshm_pod, podshm_cluster, podshm_record):
+    """Pod 1 on one node creates five IPC objects; pod 2 on another node sees none of them.
+
+    On kind every node is a container on one kernel, so this is a real check of the IPC
+    namespaces of two nodes' pods, not only of two machines.
+    """
+    first, second = two_nodes(podshm_cluster.facts)
+    owner = podshm_pod("isolation-owner.yaml", node=first)
+    for argv in CREATE_ALL:
+        made = owner.run_ipc("sender", *argv)
+        assert made.ok, made.describe()
+    owned = owner.run_ipc("receiver", *ipc.ipc_list())
+    assert owned.ok, owned.describe()
+    owned_objects = ipc.listed_objects(owned)
+    assert {"sysv_shm", "sysv_sem", "sysv_msg"} <= {kind for kind, _ in owned_objects}
+    observer = podshm_pod("isolation-observer.yaml", node=second)
+    seen = observer.run_ipc("sender", *ipc.ipc_list())
+    assert seen.ok, seen.describe()
+    podshm_record("owner_node", owner.node_name)
+    podshm_record("observer_node", observer.node_name)
+    assert (owner.node_name, observer.node_name) == (first, second)
+    leaked = owned_objects & ipc.listed_objects(seen)
+    assert not leaked, f"a pod on {second} sees IPC objects of a pod on {first}: {sorted(leaked)}"

@@ -38,11 +38,18 @@ def classify(fill, pod) -> str:
 def test_fill_past_memory_limit(podshm_pod, podshm_expect, podshm_record):
     """sizeLimit 1Gi over a 128Mi pod limit (64Mi per container): fill until it stops."""
     pod = podshm_pod("devshm-memory-sizelimit-memlimit.yaml", size_limit="1Gi", memory_limit="64Mi")
-    expectation = podshm_expect.devshm("devshm-memory-sizelimit-memlimit", pod)
     info = pod.run_ipc("sender", *ipc.shm_info())
     assert info.ok, info.describe()
+    expectation = podshm_expect.devshm(
+        "devshm-memory-sizelimit-memlimit", pod, info.get("page_size")
+    )
     podshm_record("shm_size_bytes", info.get("size_bytes"))
     podshm_record("expected_shm_size_bytes", expectation.size_bytes)
+    # The pod limit (2 x 64Mi) is below sizeLimit 1Gi: the tmpfs is 128 MiB before any write.
+    assert info.get("size_bytes") == expectation.size_bytes, (
+        f"/dev/shm is {info.get('size_bytes')} bytes, expected {expectation.size_bytes}: "
+        f"{expectation.rule}"
+    )
 
     fill = pod.run_ipc("sender", *ipc.shm_fill_until_full(timeout=240), timeout=300)
     outcome = classify(fill, pod)

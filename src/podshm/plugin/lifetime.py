@@ -1,0 +1,100 @@
+"""A run's life on the cluster: it starts by sweeping what dead runs left, refuses a run id a
+live run holds, ends on SIGTERM as on Ctrl-C, and cleans up after itself, reporting (never
+swallowing) every namespace it could not delete.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+from podshm.errors import PodshmError
+from podshm.kube.access import connection_lost
+from podshm.kube.namespaces import (
+    SweepResult,
+    leftovers,
+    live_namespaces_of_run,
+    select_garbage,
+    sweep_leftovers,
+    sweep_run,
+)
+from podshm.plugin.state import RunState
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+
+def handle_sigterm_like_sigint() -> Any:
+    """A cancelled CI job sends SIGTERM: unwind and clean up as after Ctrl-C.
+
+    Returns the previous handler (None when not on the main thread, where Python cannot
+    install handlers).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_interrupt)
+
+
+def restore_sigterm(previous: Any) -> None:
+    """Put back the handler :func:`handle_sigterm_like_sigint` replaced."""
+    if previous is not None and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, previous)
+
+
+def start_of_run(state: RunState) -> list[str]:
+    """Refuse a run id in use by a live run; sweep the namespaces of expired runs.
+
+    Returns the lines to show (what was removed, what could not be). Runs on the controller
+    (or a lone process) only, once the cluster is known to answer.
+    """
+    api = state.cluster().api
+    if state.run_id_given:
+        live = live_namespaces_of_run(api, state.run_id)
+        if live:
+            raise PodshmError(
+                f"run id {state.run_id} is in use by a live run (namespaces {', '.join(live)})",
+                "pick another PODSHM_RUN_ID, or unset it for a fresh one",
+            )
+    now = datetime.now(UTC)
+    found = [n for n in leftovers(api) if n.run_id != state.run_id]
+    chosen = select_garbage(found, now)
+    result = sweep_leftovers(api, chosen)
+    state.sweep.failed += result.failed
+    removed = [n for n in chosen if n.name in result.deleted]
+    lines = [f"podshm: removed the namespace of a dead run: {n.describe(now)}" for n in removed]
+    return lines + [f"podshm: {line}" for line in result.failure_lines()]
+
+
+def cleanup(state: RunState) -> None:
+    """Delete this process's namespaces; the controller (or a lone process) sweeps the run.
+
+    Workers never sweep the whole run: the other workers are still using their namespaces.
+    Failures are kept in ``state.sweep`` for the summary and the exit status.
+    """
+    result = SweepResult()
+    if state.namespace_manager is not None:
+        result = result.merge(state.namespace_manager.delete_all())
+    if not state.is_worker and (state.connected or state.saw_namespaces):
+        try:
+            result = result.merge(sweep_run(state.cluster().api, state.run_id))
+        except Exception as err:  # the API server is gone: say so, once
+            reason = connection_lost(err) or f"{type(err).__name__}: {err}"
+            result.failed.append(
+                ("", f"cannot list the namespaces of run {state.run_id}: {reason}")
+            )
+    known = set(state.sweep.failed)
+    state.sweep.failed += [entry for entry in result.failed if entry not in known]
+    state.sweep.deleted += result.deleted
+
+
+def sweep_worker(state: RunState, worker: str) -> None:
+    """A crashed xdist worker left its namespaces: delete them, reporting failures."""
+    try:
+        result = sweep_run(state.cluster().api, state.run_id, worker=worker)
+    except Exception as err:
+        reason = connection_lost(err) or f"{type(err).__name__}: {err}"
+        result = SweepResult(failed=[("", f"cannot list worker {worker}'s namespaces: {reason}")])
+    state.sweep.failed += result.failed
