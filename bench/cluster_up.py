@@ -27,7 +27,7 @@ from podshm.image import build_test_image
 from podshm.kube.cluster import open_cluster
 from podshm.kube.launch import PodOptions, launch_pod, render_pod
 from podshm.kube.namespaces import NamespaceManager, new_run_id
-from podshm.localcluster import cluster, components, gobuild
+from podshm.localcluster import components, gobuild, lifecycle
 from podshm.localcluster.layout import Layout
 
 
@@ -50,7 +50,7 @@ def cold_build(version: str) -> None:
                 components.etcd(),
                 components.containerd(),
                 components.runc(),
-                gobuild.kubernetes(version),
+                gobuild.kubernetes_from_module(version),
             ):
                 timed(f"cold build {comp.name} {comp.version}", lambda c=comp: gobuild.build(c))
         finally:
@@ -90,7 +90,7 @@ def pod_latencies(image: str, count: int) -> list[float]:
 
 def ctr_latencies(image: str, count: int) -> list[float]:
     layout = Layout.default()
-    ctr = Path(cluster.read_info(layout).binaries["ctr"])
+    ctr = Path(lifecycle.read_info(layout).binaries["ctr"])
     base = [str(ctr), "--address", str(layout.containerd_socket), "-n", "k8s.io"]
     out = []
     for i in range(count):
@@ -113,13 +113,13 @@ def main() -> int:
 
     if args.cold:
         cold_build(args.k8s_version)
-    timed("warm build check (all cached)", lambda: cluster.build_binaries(args.k8s_version))
+    timed("warm build check (all cached)", lambda: lifecycle.build_binaries(args.k8s_version))
     image = build_test_image()
     images = {image.ref: image.archive_path}
-    timed("cluster down", lambda: cluster.down())
+    timed("cluster down", lambda: lifecycle.down())
     timed(
         "warm up to a Ready node (images imported)",
-        lambda: cluster.up(args.k8s_version, images=images),
+        lambda: lifecycle.up(args.k8s_version, images=images),
     )
 
     pods = pod_latencies(image.ref, args.pods)

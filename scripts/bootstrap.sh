@@ -16,7 +16,7 @@ if [[ ${EUID:-$(id -u)} -ne 0 ]]; then
   exit 2
 fi
 
-packages=(containernetworking-plugins iproute2 mount gcc libseccomp-dev pkg-config python3-venv)
+packages=(containernetworking-plugins iproute2 mount gcc libseccomp-dev pkg-config python3-venv docker.io)
 missing=()
 for pkg in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)

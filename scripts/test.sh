@@ -9,12 +9,10 @@ bash scripts/bootstrap.sh
 .venv/bin/ruff format --check .
 
 # Build (cached under ~/.cache/podshm) and start the cluster; recovers from a dead one.
+# `cluster up` imports the test image and names it on the node: runs find it there.
 .venv/bin/podshm cluster up
 PODSHM_KUBECONFIG=$(.venv/bin/podshm cluster kubeconfig)
-PODSHM_IMAGE=$(.venv/bin/podshm image build --print-ref)
-# The images were imported by `cluster up`: never try to pull (there is no registry).
-PODSHM_PULL_POLICY=Never
-export PODSHM_KUBECONFIG PODSHM_IMAGE PODSHM_PULL_POLICY
+export PODSHM_KUBECONFIG
 
 mkdir -p reports
 rc=0

@@ -10,12 +10,15 @@ import argparse
 import importlib
 import sys
 
-from podshm.errors import PodshmError
+from podshm.errors import dispatch
 
 # (sub-command, module that owns it). Imported lazily so `podshm --help` stays fast.
 GROUPS: tuple[tuple[str, str], ...] = (
-    ("bench", "podshm.bench.cli"),
+    ("bench", "podshm.ipcbench.cli"),
     ("cluster", "podshm.localcluster.cli"),
+    ("diff", "podshm.records.cli"),
+    ("gate", "podshm.gate"),
+    ("gc", "podshm.gc"),
     ("image", "podshm.image.cli"),
     ("run", "podshm.runner"),
 )
@@ -36,20 +39,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one sub-command; errors meant for users exit 2 with one clear line."""
     return dispatch(build_parser().parse_args(argv))
-
-
-def dispatch(args: argparse.Namespace) -> int:
-    """Call the parsed sub-command; a PodshmError prints its cause and fix and exits 2."""
-    try:
-        return int(args.func(args) or 0)
-    except PodshmError as err:
-        print(f"podshm: error: {err.cause}", file=sys.stderr)
-        if err.fix:
-            print(f"podshm: fix: {err.fix}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("podshm: interrupted", file=sys.stderr)
-        return 130
 
 
 if __name__ == "__main__":

@@ -20,10 +20,10 @@ from podshm.target import Target, choose, connect_target, find_image
 def _start_or_reuse_local(settings: Settings, target: Target, start: bool) -> Settings:
     """Make sure the local cluster runs and holds this podshm's test image (built, cached)."""
     from podshm.image import build as image_build
-    from podshm.localcluster import cluster, components
+    from podshm.localcluster import components, lifecycle
     from podshm.localcluster.layout import Layout
 
-    version = cluster.running_version(Layout.default())
+    version = lifecycle.running_version(Layout.default())
     if version is None and not start:
         raise PodshmError(
             f"{target.why} is not running",
@@ -32,7 +32,7 @@ def _start_or_reuse_local(settings: Settings, target: Target, start: bool) -> Se
         )
     image = image_build.build_test_image(progress=image_build.stderr_progress())
     # A running cluster is reused whatever its version (it only gets the image imported).
-    cluster.up(version or components.DEFAULT_K8S_VERSION, images={image.ref: image.archive_path})
+    lifecycle.up(version or components.DEFAULT_K8S_VERSION, images={image.ref: image.archive_path})
     return dataclasses.replace(settings, local=True, image=settings.image or image.ref)
 
 

@@ -11,6 +11,7 @@ import json
 import ssl
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -21,8 +22,8 @@ from kubernetes import client
 from podshm.kube.cluster import Cluster
 from podshm.kube.namespaces import Namespace
 from podshm.localcluster import components
-from podshm.localcluster.cluster import SERVER
 from podshm.localcluster.layout import CONTEXT_NAME, Layout
+from podshm.localcluster.plan import SERVER
 
 pytestmark = pytest.mark.cluster
 GIB = 1024**3
@@ -112,6 +113,13 @@ def test_pod_security_admission_rejects_host_ipc(
 
 def test_service_account_tokens_work(podshm_cluster: Cluster, podshm_namespace: Namespace) -> None:
     core = client.CoreV1Api(podshm_cluster.api.api_client)
+    # The controller-manager creates a new namespace's "default" ServiceAccount shortly after.
+    deadline = time.monotonic() + 30
+    while not core.list_namespaced_service_account(
+        podshm_namespace.name, field_selector="metadata.name=default"
+    ).items:
+        assert time.monotonic() < deadline, "no default ServiceAccount after 30 s"
+        time.sleep(0.2)
     request = client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[]))
     token = core.create_namespaced_service_account_token(
         "default", podshm_namespace.name, request

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from podshm.cache import cache_root
-from podshm.localcluster import cleanup, daemons
+from podshm.localcluster import daemons, plan, teardown
 from podshm.localcluster.configs import BRIDGE
 from podshm.localcluster.layout import Layout
 
@@ -47,10 +47,10 @@ def cluster_processes() -> list[str]:
 
 
 def assert_nothing_left(layout: Layout) -> None:
-    assert cleanup.leftovers(layout) == []
+    assert teardown.leftovers(layout) == []
     assert cluster_processes() == []
     assert not Path(f"/sys/class/net/{BRIDGE}").exists()
-    assert not [p for p in cleanup.mounts_under(layout.root)]
+    assert not [p for p in teardown.mounts_under(layout.root)]
     veths = [
         n
         for n in os.listdir("/sys/class/net")
@@ -87,14 +87,14 @@ def test_down_leaves_nothing_and_up_recovers_from_a_killed_cluster() -> None:
     assert "tearing down what was started" in err
     assert cluster_processes() == []
     assert not Path(f"/sys/class/net/{BRIDGE}").exists()
-    assert cleanup.mounts_under(layout.root) == []
+    assert teardown.mounts_under(layout.root) == []
 
     up = podshm("cluster", "up")
     assert up.returncode == 0, up.stderr
     assert podshm("cluster", "status").returncode == 0
 
     # Simulate the end of a session: every process killed, state left on disk.
-    for name in cleanup.DAEMONS:
+    for name in plan.STOP_ORDER:
         pid = daemons.running(layout, name)
         assert pid is not None, f"{name} not running after up"
         os.kill(pid, signal.SIGKILL)

@@ -36,8 +36,7 @@ def test_wrapper_module_pins_staging_modules(monkeypatch) -> None:
 
 
 def test_committed_wrapper_modules_match_the_defaults() -> None:
-    build = gobuild.repo_build_dir()
-    assert build is not None
+    build = gobuild.pinned_dir()
     for key in (
         f"kubernetes/{components.DEFAULT_K8S_VERSION}",
         f"containerd/{components.DEFAULT_CONTAINERD_VERSION}",

@@ -1,104 +1,146 @@
-"""`podshm cluster up|down|status|logs|kubeconfig`."""
+"""`podshm cluster up|down|status|logs|kubeconfig|versions [--provider local|kind]`.
+
+A provider is one module under ``podshm.localcluster.providers`` with the same calls (up,
+down, status, kubeconfig_path, load_image, logs); this file picks one by name and never
+branches on which it has.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
+from types import ModuleType
 
-from podshm.localcluster import cluster, components, daemons
-from podshm.localcluster.cleanup import DAEMONS
-from podshm.localcluster.layout import Layout
+from podshm.localcluster import components
+
+PROVIDERS = {
+    "local": "podshm.localcluster.providers.local",
+    "kind": "podshm.localcluster.providers.kind",
+}
+DEFAULT_PROVIDER = "local"
+
+
+def provider(name: str) -> ModuleType:
+    """The provider module called ``name``."""
+    return importlib.import_module(PROVIDERS[name])
+
+
+def _with_provider(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--provider",
+        choices=sorted(PROVIDERS),
+        default=DEFAULT_PROVIDER,
+        help="local: podshm's own single-node cluster (default); kind: a kind cluster in "
+        "podshm's own Docker engine, built offline",
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `cluster` group to the top-level parser."""
     group = subparsers.add_parser(
         "cluster",
-        help="a real single-node Kubernetes on this machine (root, Linux)",
-        description="Build (once, cached) and run etcd, containerd, kube-apiserver, "
-        "kube-controller-manager, kube-scheduler and the kubelet on loopback.",
+        help="a real Kubernetes on this machine (root, Linux): local single node, or kind",
+        description="Build (once, cached) and run a real Kubernetes on this machine: podshm's "
+        "own cluster (etcd, containerd, kube-apiserver, kube-controller-manager, "
+        "kube-scheduler and the kubelet on loopback), or kind with --provider kind.",
     )
     sub = group.add_subparsers(dest="cluster_command", metavar="ACTION", required=True)
 
     p = sub.add_parser("up", help="start the cluster (reuses a healthy one)")
+    _with_provider(p)
     p.add_argument(
         "--k8s-version",
         default=components.DEFAULT_K8S_VERSION,
-        help=f"Kubernetes release to build and run (default {components.DEFAULT_K8S_VERSION})",
+        help=f"Kubernetes release to build and run (default {components.DEFAULT_K8S_VERSION}; "
+        "`podshm cluster versions` lists the supported ones)",
+    )
+    p.add_argument(
+        "--nodes", type=int, default=1, help="nodes (kind: 1 control plane + N-1 workers)"
     )
     p.add_argument(
         "--no-test-image",
         action="store_true",
-        help="do not build and import the podshm test image",
+        help="do not build and load the podshm test image into the nodes",
     )
     p.set_defaults(func=_up)
 
     p = sub.add_parser("down", help="stop everything and remove the cluster's state")
+    _with_provider(p)
     p.set_defaults(func=_down)
 
     p = sub.add_parser("status", help="health of each component, node readiness, versions")
+    _with_provider(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_status)
 
-    p = sub.add_parser("logs", help="print a component's log")
-    p.add_argument("component", choices=sorted(DAEMONS))
+    p = sub.add_parser(
+        "logs", help="a component's log (local: etcd, containerd, kube-*, kubelet; kind: a node)"
+    )
+    _with_provider(p)
+    p.add_argument("component", help="local: a daemon name; kind: a node name (its kubelet)")
     p.add_argument("-n", "--lines", type=int, default=0, help="only the last N lines")
     p.set_defaults(func=_logs)
 
     p = sub.add_parser("kubeconfig", help="print the admin kubeconfig's path")
+    _with_provider(p)
     p.set_defaults(func=_kubeconfig)
+
+    p = sub.add_parser("versions", help="supported Kubernetes versions and which are built")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_versions)
 
 
 def _up(args: argparse.Namespace) -> int:
-    images = {}
+    chosen = provider(args.provider)
+    chosen.up(args.k8s_version, args.nodes, sys.stderr)
     if not args.no_test_image:
         from podshm.image import build as image_build
 
         built = image_build.build_test_image(progress=image_build.stderr_progress())
-        images[built.ref] = built.archive_path
-    info = cluster.up(args.k8s_version, images=images)
-    print(info.kubeconfig)
+        chosen.load_image(built.archive_path, sys.stderr)
+    print(chosen.kubeconfig_path())
     return 0
 
 
 def _down(args: argparse.Namespace) -> int:
-    cluster.down()
+    provider(args.provider).down(sys.stderr)
     return 0
 
 
 def _status(args: argparse.Namespace) -> int:
-    report = cluster.status()
+    report = provider(args.provider).status()
     if args.json:
-        print(json.dumps(report, indent=1))
+        print(json.dumps(report, indent=1, default=str))
         return 0 if report.get("up") else 1
-    for name, comp in report["components"].items():
-        state = f"running (pid {comp['pid']})" if comp["pid"] else "not running"
-        print(f"{name:<24} {state}")
-    if report.get("kubernetes"):
-        print(f"{'kube-apiserver /readyz':<24} {'ok' if report['apiserver_ready'] else 'FAILING'}")
-        print(f"{'node ' + report['node']:<24} {'Ready' if report['node_ready'] else 'NOT Ready'}")
-        print(
-            f"versions: Kubernetes {report['kubernetes']}, containerd {report['containerd']}, "
-            f"etcd {report['etcd']}, {report['runc']}"
-        )
-        print(f"kubeconfig: {report['kubeconfig']} (context {report['context']})")
-    if report.get("error"):
-        print(f"error: {report['error']}")
+    for key, value in report.items():
+        if isinstance(value, dict):
+            for name, item in value.items():
+                print(f"{key}: {name:<24} {item}")
+        else:
+            print(f"{key}: {value}")
     print("cluster is up" if report.get("up") else "cluster is NOT up (podshm cluster up)")
     return 0 if report.get("up") else 1
 
 
 def _logs(args: argparse.Namespace) -> int:
-    path = daemons.log_path(Layout.default(), args.component)
-    if not path.exists():
-        print(f"podshm: no log for {args.component} at {path}", file=sys.stderr)
-        return 1
-    lines = path.read_text(errors="replace").splitlines()
-    sys.stdout.write("\n".join(lines[-args.lines :] if args.lines else lines) + "\n")
+    sys.stdout.write(provider(args.provider).logs(args.component, lines=args.lines))
     return 0
 
 
 def _kubeconfig(args: argparse.Namespace) -> int:
-    print(Layout.default().admin_kubeconfig)
+    print(provider(args.provider).kubeconfig_path())
+    return 0
+
+
+def _versions(args: argparse.Namespace) -> int:
+    from podshm.localcluster import versions
+
+    rows = versions.versions_report()
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    for row in rows:
+        print("  ".join(f"{k}={v}" for k, v in row.items()))
     return 0

@@ -1,23 +1,24 @@
 """What the local cluster is made of: each Go-built component, its module and version.
 
-The defaults are pinned and their wrapper modules (``go.mod`` + ``go.sum``) are
-committed under ``build/<component>/<version>/`` so that every build is checked
-against the same hashes. Other Kubernetes versions (``--k8s-version``) get a
-wrapper module generated on the fly; the Go checksum database still verifies it.
+Which versions go together is data in :mod:`podshm.localcluster.versions` (one entry per
+Kubernetes minor); this module only knows how to build a component at a given version. Every
+pinned version has a committed wrapper module (``go.mod`` + ``go.sum``) under
+``src/podshm/data/gomod/<component>/<version>/``, so each build is checked against the same
+hashes; a version without one gets its wrapper generated on the fly (the Go checksum database
+still verifies it).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# Newest release whose kubelet runs on a cgroup v1 host (with failCgroupV1: false).
+# Deprecated: the default entry of the versions table (versions.DEFAULT), kept for the code
+# that still imports these names until it reads versions.DEFAULT. They are literals because
+# versions imports this module (an import back would be a circle);
+# tests/unit/test_versions.py fails the moment they differ from versions.DEFAULT.
 DEFAULT_K8S_VERSION = "v1.37.2"
-# containerd 2.x: Kubernetes 1.36+ warns that containerd 1.x loses support in 1.38
-# (no RuntimeConfig CRI call); 2.3 is the line Kubernetes 1.37 is tested against.
 DEFAULT_CONTAINERD_VERSION = "v2.3.7"
-# The runc containerd 2.3 is tested with (script/setup/runc-version); Debian's is 1.1.5.
 DEFAULT_RUNC_VERSION = "v1.5.2"
-# The etcd that Kubernetes 1.37 ships with (build/dependencies.yaml).
 DEFAULT_ETCD_VERSION = "v3.7.0"
 
 K8S_BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kubectl")

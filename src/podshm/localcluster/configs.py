@@ -149,6 +149,10 @@ def kubelet_config(
         "imageGCHighThresholdPercent": 100,
         "imageGCLowThresholdPercent": 99,
     }
+    # Every field above exists in each supported minor (1.33-1.37), checked against
+    # k8s.io/kubelet@v0.<minor>.<patch> config/v1beta1/types.go. failCgroupV1 exists since
+    # 1.31 but defaults to false up to 1.34 and to true from 1.35 (same file, "Default: true"),
+    # so it is only needed, and only written, from 1.35.
     if minor >= 35:
         doc["failCgroupV1"] = False
     path = layout.config / "kubelet.yaml"

@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 
 from podshm.cache import cache_root
+from podshm.data import data_path
 from podshm.errors import PodshmError
 from podshm.localcluster import components
 from podshm.localcluster.components import GoComponent
-from podshm.localcluster.layout import repo_build_dir
 
 STAMP = ".podshm-build.json"
 
@@ -63,7 +63,7 @@ def module_info(module: str, version: str) -> dict[str, str]:
     return info
 
 
-def kubernetes(version: str) -> GoComponent:
+def kubernetes_from_module(version: str) -> GoComponent:
     """Describe Kubernetes ``version``: its staging modules and commit date come from its go.mod."""
     info = module_info("k8s.io/kubernetes", version)
     gomod = Path(info["GoMod"]).read_text()
@@ -105,12 +105,18 @@ def wrapper_gomod(component: GoComponent) -> str:
     return "\n".join(lines) + "\n"
 
 
+def pinned_dir() -> Path:
+    """The committed wrapper modules (``go.mod``/``go.sum`` per component and version),
+    shipped as package data: an installed wheel builds exactly what a checkout builds."""
+    return data_path("gomod")
+
+
 def _prepare_workdir(component: GoComponent) -> tuple[Path, str]:
     """Copy the committed wrapper module (read-only build) or generate one (fills go.sum)."""
     work = cache_root() / "src" / component.key
     work.mkdir(parents=True, exist_ok=True)
-    pinned = repo_build_dir() / component.key if repo_build_dir() else None
-    if pinned and (pinned / "go.sum").is_file():
+    pinned = pinned_dir() / component.key
+    if (pinned / "go.sum").is_file():
         shutil.copyfile(pinned / "go.mod", work / "go.mod")
         shutil.copyfile(pinned / "go.sum", work / "go.sum")
         return work, "readonly"

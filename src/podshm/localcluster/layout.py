@@ -7,13 +7,7 @@ from pathlib import Path
 
 from podshm.localpaths import CLUSTER_NAME, CONTEXT_NAME, admin_kubeconfig, state_root
 
-__all__ = ["CLUSTER_NAME", "CONTEXT_NAME", "Layout", "repo_build_dir"]
-
-
-def repo_build_dir() -> Path | None:
-    """The committed wrapper modules (``build/``) when running from a checkout."""
-    candidate = Path(__file__).resolve().parents[3] / "build"
-    return candidate if candidate.is_dir() else None
+__all__ = ["CLUSTER_NAME", "CONTEXT_NAME", "Layout"]
 
 
 @dataclass(frozen=True)

@@ -20,16 +20,8 @@ from pathlib import Path
 from podshm.localcluster import daemons
 from podshm.localcluster.configs import BRIDGE
 from podshm.localcluster.layout import Layout
+from podshm.localcluster.plan import STOP_ORDER
 
-# Reverse start order: the kubelet first so it does not restart what we kill.
-DAEMONS = (
-    "kubelet",
-    "kube-scheduler",
-    "kube-controller-manager",
-    "kube-apiserver",
-    "containerd",
-    "etcd",
-)
 CGROUP_PARENT = "podshm"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
@@ -176,7 +168,7 @@ def remove_kubelet_chains() -> int:
 
 def teardown(layout: Layout, *, remove_state: bool = True) -> dict[str, object]:
     """Leave nothing of the cluster behind; safe on a live, dead or half-started cluster."""
-    stopped = [name for name in DAEMONS if daemons.stop(layout, name)]
+    stopped = [name for name in STOP_ORDER if daemons.stop(layout, name)]
     killed = kill_workloads(layout)
     unmounted = unmount_all(layout.root)
     bridge = delete_bridge()
@@ -195,7 +187,7 @@ def teardown(layout: Layout, *, remove_state: bool = True) -> dict[str, object]:
 
 def leftovers(layout: Layout) -> list[str]:
     """Everything of the cluster still on the machine (empty after a clean `down`)."""
-    found = [f"process {name}" for name in DAEMONS if daemons.running(layout, name)]
+    found = [f"process {name}" for name in STOP_ORDER if daemons.running(layout, name)]
     found += [f"shim pid {pid}" for pid in sorted(_shim_pids(layout))]
     found += [f"mount {point}" for point in mounts_under(layout.root)]
     if Path(f"/sys/class/net/{BRIDGE}").exists():

@@ -1,0 +1,356 @@
+"""Bring a real single-node Kubernetes up and down on this machine.
+
+The recipe follows Kubernetes' own ``hack/local-up-cluster.sh``: etcd, then the
+container runtime, kube-apiserver, kube-controller-manager, kube-scheduler and
+the kubelet, every endpoint on loopback with TLS, Node and RBAC authorization
+and the default admission plugins (Pod Security included).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TextIO
+
+from podshm.errors import PodshmError
+from podshm.localcluster import (
+    components,
+    configs,
+    credentials,
+    daemons,
+    gobuild,
+    plan,
+    preflight,
+    probes,
+    startup,
+    teardown,
+    versions,
+)
+from podshm.localcluster.layout import CONTEXT_NAME, Layout
+from podshm.localcluster.plan import SERVER
+from podshm.localpaths import NODE_IMAGE_ANNOTATION
+from podshm.testimage import TEST_IMAGE_REPO
+
+
+@dataclass
+class ClusterInfo:
+    """What `up` started; saved as ``cluster.json`` for `status`."""
+
+    kubernetes: str
+    containerd: str
+    etcd: str
+    runc: str
+    node: str
+    kubeconfig: str
+    context: str
+    binaries: dict[str, str]
+    images: dict[str, str]
+
+
+def _say(log: TextIO, message: str) -> None:
+    print(f"podshm: {message}", file=log, flush=True)
+
+
+def node_name() -> str:
+    """The kubelet's default node name: the host name, lower case."""
+    return socket.gethostname().lower()
+
+
+def build_binaries(k8s_version: str, log: TextIO = sys.stderr) -> dict[str, Path]:
+    """Build (or find cached) every Go binary the cluster runs; name -> path.
+
+    The etcd, containerd and runc are the ones pinned for ``k8s_version`` (versions.pins_for),
+    so each Kubernetes minor runs with the components it is tested with.
+    """
+    paths: dict[str, Path] = {}
+    for component in versions.go_components(versions.pins_for(k8s_version)):
+        bin_dir = gobuild.build(component, log=log)
+        paths.update({name: bin_dir / name for name in component.packages})
+    return paths
+
+
+def ctr(layout: Layout, binaries: dict[str, Path], *args: str, timeout: float = 300) -> str:
+    """Run ``ctr`` against our containerd in the CRI (``k8s.io``) namespace."""
+    proc = subprocess.run(
+        [str(binaries["ctr"]), "--address", str(layout.containerd_socket), "-n", "k8s.io", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if proc.returncode != 0:
+        raise PodshmError(f"ctr {' '.join(args)} failed: {proc.stderr.strip()}", "see the message")
+    return proc.stdout
+
+
+def read_info(layout: Layout) -> ClusterInfo | None:
+    """What the last `up` recorded (versions, binaries, images), or None."""
+    try:
+        return ClusterInfo(**json.loads(layout.info.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def write_info(layout: Layout, info: ClusterInfo) -> None:
+    """Record what runs (``cluster.json``): `status`, reuse and upgrades read it."""
+    layout.info.write_text(json.dumps(asdict(info), indent=1))
+
+
+def running_version(layout: Layout) -> str | None:
+    """The Kubernetes version of the healthy local cluster, or None when it is not up."""
+    info = read_info(layout)
+    return info.kubernetes if info and healthy(layout) else None
+
+
+def healthy(layout: Layout) -> bool:
+    """Every daemon is the process we started and the node is Ready."""
+    info = read_info(layout)
+    if info is None or any(daemons.running(layout, d) is None for d in plan.STOP_ORDER):
+        return False
+    try:
+        return probes.AdminApi(layout).node_ready(info.node)
+    except Exception:
+        return False
+
+
+def up(
+    k8s_version: str = components.DEFAULT_K8S_VERSION,
+    *,
+    images: dict[str, Path] | None = None,
+    log: TextIO = sys.stderr,
+    node_timeout: float = 180,
+) -> ClusterInfo:
+    """Start the cluster, or reuse a healthy one; a dead one's leftovers are cleaned first.
+
+    ``images`` maps image references to OCI archives imported before the kubelet
+    starts (the pause image always is). Ctrl-C or any failure tears down what was
+    started, so nothing is left half-running.
+    """
+    cni_bin = preflight.preflight()
+    layout = Layout.default()
+    existing = read_info(layout)
+    if existing and healthy(layout):
+        if existing.kubernetes != k8s_version:
+            raise PodshmError(
+                f"a podshm cluster of Kubernetes {existing.kubernetes} is running, "
+                f"{k8s_version} was asked for",
+                "run `podshm cluster down` first",
+            )
+        _say(log, f"cluster already up and healthy (Kubernetes {existing.kubernetes}); reusing it")
+        _import_images(layout, _binaries_of(existing), images or {}, log)
+        _announce_test_image(layout, existing.node, images or {})
+        return existing
+    binaries = build_binaries(k8s_version, log)
+    if layout.root.exists():
+        _say(log, f"cleaning up the state of a stopped or broken cluster in {layout.root}")
+        teardown.teardown(layout)
+    preflight.check_ports_free()
+    started = time.monotonic()
+    try:
+        info = _start(layout, binaries, k8s_version, cni_bin, images or {}, log, node_timeout)
+    except BaseException:
+        _say(log, "start failed or was interrupted: tearing down what was started")
+        teardown.teardown(layout, remove_state=False)
+        raise
+    _announce_test_image(layout, info.node, images or {})
+    _say(log, f"cluster up in {time.monotonic() - started:.0f}s; node {info.node} is Ready")
+    _say(log, f"kubeconfig: {info.kubeconfig} (context {info.context})")
+    return info
+
+
+def import_images(
+    layout: Layout, info: ClusterInfo, images: dict[str, Path], log: TextIO = sys.stderr
+) -> None:
+    """Import archives into the running cluster and name the test image on its node."""
+    _import_images(layout, _binaries_of(info), images, log)
+    _announce_test_image(layout, info.node, images)
+
+
+def _announce_test_image(layout: Layout, node: str, images: dict[str, Path]) -> None:
+    """Annotate the node with the test image just imported: runs find it there, whatever
+    kubeconfig names this cluster (``podshm.target.find_image``)."""
+    refs = [ref for ref in images if ref.startswith(TEST_IMAGE_REPO + ":")]
+    if refs:
+        probes.AdminApi(layout).annotate_node(node, {NODE_IMAGE_ANNOTATION: refs[-1]})
+
+
+def _binaries_of(info: ClusterInfo) -> dict[str, Path]:
+    return {name: Path(path) for name, path in info.binaries.items()}
+
+
+def _import_images(
+    layout: Layout, binaries: dict[str, Path], images: dict[str, Path], log: TextIO
+) -> None:
+    """Import what containerd lacks (unpacked for the CRI's snapshotter, so no pod waits)."""
+    from podshm.image.load import load_image
+
+    present = ctr(layout, binaries, "images", "ls", "-q").split()
+    for ref, archive in images.items():
+        if ref not in present:
+            _say(log, f"importing image {ref}")
+            load_image(
+                archive,
+                "containerd",
+                address=str(layout.containerd_socket),
+                snapshotter="overlayfs",
+                ctr=str(binaries["ctr"]),
+            )
+
+
+def _start(
+    layout: Layout,
+    binaries: dict[str, Path],
+    version: str,
+    cni_bin: str,
+    images: dict[str, Path],
+    log: TextIO,
+    node_timeout: float,
+) -> ClusterInfo:
+    from podshm.image import build as image_build
+
+    node = node_name()
+    for d in (layout.config, layout.etcd_data, layout.kubelet_root, layout.cni_data):
+        d.mkdir(parents=True, exist_ok=True)
+    layout.etcd_data.chmod(0o700)
+    ca = credentials.certificates(layout, node)
+    kubeconfigs = credentials.kubeconfigs(layout, ca, node)
+    api = probes.AdminApi(layout)
+
+    _say(log, "starting etcd")
+    startup.start_etcd(layout, binaries["etcd"])
+
+    _say(log, "starting containerd")
+    configs.cni_conflist(layout)
+    pause = image_build.build_pause_image(progress=image_build.stderr_progress())
+    toml = configs.containerd_toml(
+        layout, runc=str(binaries["runc"]), cni_bin=cni_bin, pause_image=pause.ref
+    )
+    path_env = f"{binaries['containerd'].parent}:{os.environ.get('PATH', '/usr/bin:/bin')}"
+    daemons.start(
+        layout,
+        "containerd",
+        [str(binaries["containerd"]), "--config", str(toml)],
+        env={"PATH": path_env},
+    )
+    daemons.wait_for(
+        layout,
+        "containerd",
+        lambda: bool(ctr(layout, binaries, "version")),
+        timeout=60,
+        what="the containerd socket",
+    )
+    _import_images(layout, binaries, {pause.ref: pause.archive_path, **images}, log)
+
+    _say(log, f"starting kube-apiserver {version}")
+    daemons.start(layout, "kube-apiserver", plan.apiserver_argv(binaries["kube-apiserver"], layout))
+    daemons.wait_for(
+        layout,
+        "kube-apiserver",
+        lambda: api.get(f"{SERVER}/readyz")[0] == 200,
+        timeout=120,
+        what="/readyz",
+    )
+
+    _say(log, "starting kube-controller-manager and kube-scheduler")
+    daemons.start(
+        layout,
+        "kube-controller-manager",
+        plan.controller_argv(
+            binaries["kube-controller-manager"], layout, kubeconfigs["controller-manager"]
+        ),
+    )
+    daemons.start(
+        layout,
+        "kube-scheduler",
+        plan.scheduler_argv(binaries["kube-scheduler"], kubeconfigs["scheduler"]),
+    )
+
+    _say(log, "starting the kubelet")
+    startup.start_kubelet(layout, binaries, version)
+    _say(log, f"waiting for node {node} to be Ready")
+    daemons.wait_for(
+        layout,
+        "kubelet",
+        lambda: api.node_ready(node),
+        timeout=node_timeout,
+        what=f"node {node} Ready",
+    )
+    # Pods cannot be created before the controller-manager made the default ServiceAccount.
+    daemons.wait_for(
+        layout,
+        "kube-controller-manager",
+        lambda: api.get(f"{SERVER}/api/v1/namespaces/default/serviceaccounts/default")[0] == 200,
+        timeout=60,
+        what="the default ServiceAccount",
+    )
+    for name in ("kube-controller-manager", "kube-scheduler"):
+        if daemons.running(layout, name) is None:
+            daemons.wait_for(layout, name, lambda: False, timeout=0, what="a running process")
+
+    pins = versions.pins_for(version)
+    info = ClusterInfo(
+        kubernetes=version,
+        containerd=pins.containerd,
+        etcd=pins.etcd,
+        runc=pins.runc,
+        node=node,
+        kubeconfig=str(layout.admin_kubeconfig),
+        context=CONTEXT_NAME,
+        binaries={name: str(path) for name, path in binaries.items()},
+        images={
+            ref: str(archive) for ref, archive in {pause.ref: pause.archive_path, **images}.items()
+        },
+    )
+    write_info(layout, info)
+    return info
+
+
+def down(log: TextIO = sys.stderr) -> dict[str, object]:
+    """Stop everything `up` started and remove the state; nothing stays behind."""
+    layout = Layout.default()
+    result = teardown.teardown(layout)
+    left = teardown.leftovers(layout)
+    if left:
+        raise PodshmError(
+            "some of the cluster is still there after `down`: " + "; ".join(left),
+            "run `podshm cluster down` again; if it persists, unmount/kill those by hand",
+        )
+    _say(
+        log,
+        f"cluster down: stopped {', '.join(result['stopped']) or 'nothing'}; "
+        f"{result['unmounted']} mounts removed",
+    )
+    return result
+
+
+def status(layout: Layout | None = None) -> dict[str, object]:
+    """Each component's health, the node's Ready condition and the versions."""
+    layout = layout or Layout.default()
+    info = read_info(layout)
+    report: dict[str, object] = {"state_dir": str(layout.root), "components": {}}
+    comps: dict[str, object] = {}
+    for name in reversed(plan.STOP_ORDER):
+        comps[name] = {
+            "pid": daemons.running(layout, name),
+            "log": str(daemons.log_path(layout, name)),
+        }
+    report["components"] = comps
+    if info is None:
+        report["up"] = False
+        return report
+    report.update(asdict(info))
+    try:
+        api = probes.AdminApi(layout)
+        report["apiserver_ready"] = api.get(f"{SERVER}/readyz")[0] == 200
+        report["node_ready"] = api.node_ready(info.node)
+    except Exception as err:  # report, do not crash: status is for diagnosis
+        report["apiserver_ready"] = False
+        report["node_ready"] = False
+        report["error"] = str(err)
+    report["up"] = bool(report["node_ready"]) and all(c["pid"] for c in comps.values())
+    return report

@@ -1,0 +1,76 @@
+"""How each daemon of the local cluster is started and waited for: by `up`, by in-place
+upgrades, and by the restart that brings a stopped control plane back."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from podshm.localcluster import configs, daemons, pki, plan, probes, teardown
+from podshm.localcluster.layout import Layout
+from podshm.localcluster.plan import ETCD_PORT, SERVER
+
+
+def start_etcd(layout: Layout, binary: Path) -> None:
+    """Start etcd on its data directory (kept across upgrades) and wait for /health."""
+    daemons.start(layout, "etcd", plan.etcd_argv(binary, layout))
+    etcd_url = f"https://127.0.0.1:{ETCD_PORT}/health"
+    daemons.wait_for(
+        layout,
+        "etcd",
+        lambda: '"true"' in probes.etcd_get(layout, etcd_url),
+        timeout=60,
+        what="etcd /health",
+    )
+
+
+def start_kubelet(layout: Layout, binaries: dict[str, Path], version: str) -> None:
+    """Write the kubelet config for ``version``'s minor and start that kubelet."""
+    teardown.ensure_cgroups()
+    minor = int(version.lstrip("v").split(".")[1])
+    serving = pki.Pair(layout.pki / "kubelet-serving.crt", layout.pki / "kubelet-serving.key")
+    kubelet_yaml = configs.kubelet_config(
+        layout,
+        minor=minor,
+        ca=layout.pki / "ca.crt",
+        serving=serving,
+        cgroup_root=f"/{teardown.CGROUP_PARENT}",
+    )
+    path_env = f"{binaries['containerd'].parent}:{os.environ.get('PATH', '/usr/bin:/bin')}"
+    daemons.start(
+        layout,
+        "kubelet",
+        plan.kubelet_argv(
+            binaries["kubelet"], layout, kubelet_yaml, layout.config / "kubelet-client.kubeconfig"
+        ),
+        env={"PATH": path_env},
+    )
+
+
+CONTROL_PLANE = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
+
+
+def restart_control_plane(
+    layout: Layout, binaries: dict[str, Path], log: TextIO = sys.stderr, timeout: float = 120
+) -> None:
+    """Stop and start the API server, then the controller-manager and the scheduler (with the
+    given binaries: the same, or a newer minor's), the order of an upstream upgrade.
+
+    Controllers whose watch caches outlived an API server restart can stall (a new
+    namespace never gets its ServiceAccount), so they restart too.
+    """
+    api = probes.AdminApi(layout)
+    for name in CONTROL_PLANE:
+        print(f"podshm: restarting {name} ({binaries[name]})", file=log, flush=True)
+        daemons.stop(layout, name)
+        daemons.start(layout, name, plan.control_plane_argv(name, binaries[name], layout))
+        if name == "kube-apiserver":
+            daemons.wait_for(
+                layout,
+                name,
+                lambda: api.get(f"{SERVER}/readyz")[0] == 200,
+                timeout=timeout,
+                what="/readyz",
+            )
