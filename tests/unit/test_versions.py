@@ -1,0 +1,113 @@
+"""The versions table of the local cluster: coverage, order, parsing and committed pins."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from podshm.errors import PodshmError
+from podshm.localcluster import components, gobuild, versions
+from podshm.localcluster.versions import DEFAULT, SUPPORTED, Pins
+
+MODULES = {
+    "etcd": "go.etcd.io/etcd/server/v3",
+    "containerd": "github.com/containerd/containerd/v2",
+    "runc": "github.com/opencontainers/runc",
+    "kubernetes": "k8s.io/kubernetes",
+}
+
+
+def _key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.lstrip("v").split("."))
+
+
+def test_table_covers_1_33_to_1_37_in_order() -> None:
+    assert [p.minor for p in SUPPORTED] == ["1.33", "1.34", "1.35", "1.36", "1.37"]
+    assert [_key(p.kubernetes) for p in SUPPORTED] == sorted(_key(p.kubernetes) for p in SUPPORTED)
+    assert DEFAULT is SUPPORTED[-1]
+    assert DEFAULT.kubernetes == "v1.37.2"
+
+
+def test_every_pin_is_a_release_and_says_why() -> None:
+    for pins in SUPPORTED:
+        for name, version in pins.by_component().items():
+            assert _key(version), (pins.minor, name)  # vX.Y.Z, no pre-release
+        assert all(word in pins.why for word in ("etcd", "containerd", "runc")), pins.minor
+        # Kubernetes 1.36+ wants containerd 2.x; every entry uses 2.x (config version 3).
+        assert pins.containerd.startswith("v2."), pins.minor
+
+
+@pytest.mark.parametrize("pins", SUPPORTED, ids=lambda p: p.minor)
+def test_every_pin_has_a_committed_wrapper_module(pins: Pins) -> None:
+    for name, version in pins.by_component().items():
+        pinned = gobuild.pinned_dir() / name / version
+        gomod = (pinned / "go.mod").read_text()
+        assert f"require {MODULES[name]} {version}\n" in gomod, pinned
+        assert (pinned / "go.sum").stat().st_size > 0, pinned
+
+
+@pytest.mark.parametrize("asked", ["v1.36", "1.36", "v1.36.x", "v1.36.3", " 1.36.3 "])
+def test_pins_for_accepts_a_minor_or_the_pinned_patch(asked: str) -> None:
+    assert versions.pins_for(asked).kubernetes == "v1.36.3"
+
+
+@pytest.mark.parametrize("asked", ["v1.32", "v1.38.0", "2.0", "latest", "", "v1.36.3-rc.0"])
+def test_pins_for_names_the_supported_versions_on_error(asked: str) -> None:
+    with pytest.raises(PodshmError) as err:
+        versions.pins_for(asked)
+    assert all(p.kubernetes in str(err.value) for p in SUPPORTED)
+
+
+def test_pins_for_refuses_an_unpinned_patch_rather_than_rounding() -> None:
+    with pytest.raises(PodshmError, match=r"v1\.36\.3"):
+        versions.pins_for("v1.36.1")
+
+
+def test_old_default_constants_alias_the_default_entry() -> None:
+    """components.DEFAULT_* are literals (no import circle); they must not drift."""
+    assert DEFAULT.kubernetes == components.DEFAULT_K8S_VERSION
+    assert DEFAULT.containerd == components.DEFAULT_CONTAINERD_VERSION
+    assert DEFAULT.runc == components.DEFAULT_RUNC_VERSION
+    assert DEFAULT.etcd == components.DEFAULT_ETCD_VERSION
+    assert components.etcd().version == DEFAULT.etcd
+
+
+def _fake_build(cache: Path, component: components.GoComponent, stamp: dict[str, object]) -> None:
+    bin_dir = cache / "bin" / component.key
+    bin_dir.mkdir(parents=True)
+    for binary in component.packages:
+        (bin_dir / binary).write_text("")
+    (bin_dir / gobuild.STAMP).write_text(json.dumps(stamp))
+
+
+def test_built_reads_the_build_stamps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PODSHM_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(gobuild, "_fingerprint", lambda c: {"version": c.version, "ldflags": []})
+    pins = SUPPORTED[0]
+    assert versions.built(pins) == dict.fromkeys(pins.by_component(), False)
+    etcd = components.etcd(pins.etcd)
+    _fake_build(tmp_path, etcd, {"version": pins.etcd, "ldflags": []})
+    # Kubernetes' stamp carries its commit date in the ldflags: not compared (no network).
+    kube = components.kubernetes(pins.kubernetes, "", [])
+    _fake_build(tmp_path, kube, {"version": pins.kubernetes, "ldflags": ["-X date=2026"]})
+    runc = components.runc(pins.runc)
+    _fake_build(tmp_path, runc, {"version": "v0.0.1", "ldflags": []})  # stale stamp
+    assert versions.built(pins) == {
+        "etcd": True,
+        "containerd": False,
+        "runc": False,
+        "kubernetes": True,
+    }
+
+
+def test_versions_report_lists_every_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PODSHM_CACHE_DIR", str(tmp_path))
+    rows = versions.versions_report()
+    assert [row["version"] for row in rows] == [p.kubernetes for p in SUPPORTED]
+    assert [row["default"] for row in rows] == [False, False, False, False, True]
+    assert rows[0]["etcd"] == SUPPORTED[0].etcd
+    assert rows[-1]["built"] == dict.fromkeys(("etcd", "containerd", "runc", "kubernetes"), False)
