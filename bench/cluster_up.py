@@ -66,9 +66,31 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def pod_latencies(image: str, count: int) -> list[float]:
+class PhaseLog:
+    """A log stream for `up` that notes when each of its progress lines was written."""
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+        self.marks: list[tuple[float, str]] = []
+
+    def write(self, text: str) -> int:
+        for line in text.splitlines():
+            if line.strip():
+                self.marks.append((time.monotonic() - self.start, line.removeprefix("podshm: ")))
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def phases(self, total: float) -> list[tuple[str, float]]:
+        """Each progress line's phase and how long it lasted (until the next line)."""
+        ends = [t for t, _ in self.marks[1:]] + [total]
+        return [(text, end - t) for (t, text), end in zip(self.marks, ends, strict=True)]
+
+
+def pod_latencies(image: str, count: int, kubeconfig: str | None = None) -> list[float]:
     layout = Layout.default()
-    target = open_cluster(str(layout.admin_kubeconfig), None)
+    target = open_cluster(kubeconfig or str(layout.admin_kubeconfig), None)
     run_id = new_run_id()
     namespaces = NamespaceManager(target.api, "podshm-bench", run_id)
     ns = namespaces.create()
@@ -109,6 +131,9 @@ def main() -> int:
     parser.add_argument("--k8s-version", default=components.DEFAULT_K8S_VERSION)
     parser.add_argument("--pods", type=int, default=20)
     parser.add_argument("--cold", action="store_true", help="also time a cold build (minutes)")
+    parser.add_argument(
+        "--kind", action="store_true", help="also kind's warm up and pod latency (3 nodes)"
+    )
     args = parser.parse_args()
 
     if args.cold:
@@ -117,15 +142,32 @@ def main() -> int:
     image = build_test_image()
     images = {image.ref: image.archive_path}
     timed("cluster down", lambda: lifecycle.down())
-    timed(
+    phase_log = PhaseLog()
+    total = timed(
         "warm up to a Ready node (images imported)",
-        lambda: lifecycle.up(args.k8s_version, images=images),
+        lambda: lifecycle.up(args.k8s_version, images=images, log=phase_log),  # type: ignore[arg-type]
     )
+    for text, seconds in phase_log.phases(total):
+        print(f"  {text[:60]:<62} {seconds:6.2f} s")
 
     pods = pod_latencies(image.ref, args.pods)
     runs = ctr_latencies(image.ref, args.pods)
+    rows = [("pod create -> exec (local)", pods), ("ctr run --rm (true)", runs)]
+    if args.kind:
+        from podshm.localcluster.providers import kind
+
+        timed("kind down", lambda: kind.down())
+        timed("kind warm up, 3 nodes Ready", lambda: kind.up(args.k8s_version, 3))
+        timed("kind load the test image", lambda: kind.load_image(image.archive_path))
+        rows.append(
+            (
+                "pod create -> exec (kind)",
+                pod_latencies(image.ref, args.pods, str(kind.kubeconfig_path())),
+            )
+        )
+        timed("kind down", lambda: kind.down())
     print(f"\n{'':<28}{'p50':>9}{'p90':>9}{'mean':>9}   (seconds, n={args.pods})")
-    for label, values in (("pod create -> exec", pods), ("ctr run --rm (true)", runs)):
+    for label, values in rows:
         print(
             f"{label:<28}{percentile(values, 0.5):9.3f}{percentile(values, 0.9):9.3f}"
             f"{statistics.mean(values):9.3f}"

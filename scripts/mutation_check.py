@@ -6,7 +6,8 @@ inverted (``not (...)``) and forced (``True``/``False``); the module's tests mus
 every mutant. Prints the survivors and exits 1 if there are any. Used for
 src/podshm/expectations.py (issue: "unit tests that fail when any branch is removed"):
 
-    .venv/bin/python scripts/mutation_check.py src/podshm/expectations.py tests/unit/test_expectations.py
+    .venv/bin/python scripts/mutation_check.py \
+        src/podshm/expectations.py tests/unit/test_expectations.py
 """
 
 from __future__ import annotations

@@ -1,19 +1,56 @@
 #!/usr/bin/env bash
-# The project's tests, end to end, on a real local cluster (what `make test` and CI run).
-# Fails - never skips - when the cluster cannot start.
+# The project's tests, end to end, on real clusters (what `make test` and CI run):
+#   1. the project's own tests and the whole suite on podshm's local cluster (v1.37),
+#   2. the upgrade gate: v1.36 -> v1.37 in place on the local cluster,
+#   3. kind: exactly the commands README gives kind users, on a 3-node kind cluster.
+# Fails - never skips - when a cluster cannot start. Prints how long each stage took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+declare -a STAGES=()
+stage_start=$SECONDS
+stage() {  # stage NAME: close the previous stage's clock, open the next
+  local now=$SECONDS
+  if [[ -n ${current_stage:-} ]]; then
+    STAGES+=("$(printf '%-34s %5ds' "$current_stage" $((now - stage_start)))")
+  fi
+  current_stage=$1
+  stage_start=$now
+  [[ -n $1 ]] && echo "=== test.sh: $1" >&2
+  return 0
+}
+report() {
+  stage ""
+  echo "=== test.sh: stage times"
+  printf '  %s\n' "${STAGES[@]}"
+  echo "  total                              $((SECONDS))s"
+}
+kind_up=0
+finish() {
+  local rc=$?
+  if [[ $kind_up -eq 1 ]]; then
+    .venv/bin/podshm cluster down --provider kind || rc=1
+  fi
+  report
+  exit "$rc"
+}
+trap finish EXIT
+
+stage "bootstrap"
 bash scripts/bootstrap.sh
+
+stage "lint"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 
-# Build (cached under ~/.cache/podshm) and start the cluster; recovers from a dead one.
-# `cluster up` imports the test image and names it on the node: runs find it there.
+stage "local cluster up (builds cached)"
+# `cluster up` builds (cached under ~/.cache/podshm), recovers from a dead cluster, imports
+# the test image and names it on the node: runs find it there.
 .venv/bin/podshm cluster up
 PODSHM_KUBECONFIG=$(.venv/bin/podshm cluster kubeconfig)
 export PODSHM_KUBECONFIG
 
+stage "tests + suite on the local cluster"
 mkdir -p reports
 rc=0
 .venv/bin/pytest tests src/podshm/suite --junitxml=reports/junit-tests.xml "$@" || rc=$?
@@ -21,4 +58,24 @@ if [[ $rc -eq 5 ]]; then
   echo "test.sh: pytest collected no tests: that is a failure here" >&2
   exit 1
 fi
-exit "$rc"
+[[ $rc -eq 0 ]] || exit "$rc"
+
+stage "gate v1.36 -> v1.37 (builds cached)"
+unset PODSHM_KUBECONFIG
+.venv/bin/podshm cluster down
+.venv/bin/podshm gate --from v1.36 --to v1.37 -m "not bench" -p no:cacheprovider -q
+.venv/bin/podshm cluster down
+
+stage "kind: README commands"
+kind_up=1
+# README "Running against kind", verbatim:
+.venv/bin/podshm cluster up --provider kind --nodes 3
+.venv/bin/podshm image build && .venv/bin/podshm image load --into kind
+(
+  KUBECONFIG=$(.venv/bin/podshm cluster kubeconfig --provider kind)
+  export KUBECONFIG
+  .venv/bin/pytest -m sysv --junitxml reports/junit-kind-sysv.xml -p no:cacheprovider
+  .venv/bin/pytest --pyargs podshm.suite --junitxml reports/junit-kind.xml -p no:cacheprovider
+)
+kind_up=0
+.venv/bin/podshm cluster down --provider kind

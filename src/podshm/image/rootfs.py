@@ -330,15 +330,31 @@ def build_rootfs_tar(
             "mmdebstrap not found on PATH: it builds the test image's Debian root filesystem",
             "run scripts/install-image-deps.sh (apt-get install mmdebstrap)",
         )
+    run_mmdebstrap(
+        sources_text,
+        lambda sources: mmdebstrap_command(sources, staging, output, mmdebstrap),
+        output,
+        progress,
+    )
+
+
+def run_mmdebstrap(
+    sources_text: str,
+    command: Callable[[Path], list[str]],
+    output: Path,
+    progress: Callable[[str], None],
+) -> None:
+    """Run ``command(sources_file)`` with the apt sources in a deb822 file, reproducibly
+    (SOURCE_DATE_EPOCH); relay mmdebstrap's I:/W:/E: lines as progress and keep the last
+    lines for the error if it fails (the partial ``output`` is removed)."""
     with tempfile.TemporaryDirectory(prefix="podshm-apt-") as tmp:
         # The .sources suffix tells mmdebstrap the file is deb822.
         sources_file = Path(tmp, "podshm.sources")
         sources_file.write_text(sources_text)
-        cmd = mmdebstrap_command(sources_file, staging, output, mmdebstrap)
         env = {**os.environ, "SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH, "LC_ALL": "C.UTF-8"}
         tail: list[str] = []
         with subprocess.Popen(
-            cmd,
+            command(sources_file),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -131,6 +131,7 @@ def up(
     starts (the pause image always is). Ctrl-C or any failure tears down what was
     started, so nothing is left half-running.
     """
+    k8s_version = versions.pins_for(k8s_version).kubernetes  # "v1.37" -> the pinned v1.37.2
     cni_bin = preflight.preflight()
     layout = Layout.default()
     existing = read_info(layout)
@@ -218,7 +219,7 @@ def _start(
         d.mkdir(parents=True, exist_ok=True)
     layout.etcd_data.chmod(0o700)
     ca = credentials.certificates(layout, node)
-    kubeconfigs = credentials.kubeconfigs(layout, ca, node)
+    credentials.kubeconfigs(layout, ca, node)  # written for the daemons and `kubeconfig`
     api = probes.AdminApi(layout)
 
     _say(log, "starting etcd")
@@ -246,29 +247,8 @@ def _start(
     )
     _import_images(layout, binaries, {pause.ref: pause.archive_path, **images}, log)
 
-    _say(log, f"starting kube-apiserver {version}")
-    daemons.start(layout, "kube-apiserver", plan.apiserver_argv(binaries["kube-apiserver"], layout))
-    daemons.wait_for(
-        layout,
-        "kube-apiserver",
-        lambda: api.get(f"{SERVER}/readyz")[0] == 200,
-        timeout=120,
-        what="/readyz",
-    )
-
-    _say(log, "starting kube-controller-manager and kube-scheduler")
-    daemons.start(
-        layout,
-        "kube-controller-manager",
-        plan.controller_argv(
-            binaries["kube-controller-manager"], layout, kubeconfigs["controller-manager"]
-        ),
-    )
-    daemons.start(
-        layout,
-        "kube-scheduler",
-        plan.scheduler_argv(binaries["kube-scheduler"], kubeconfigs["scheduler"]),
-    )
+    _say(log, f"starting kube-apiserver {version}, then kube-controller-manager and kube-scheduler")
+    startup.start_control_plane(layout, binaries)
 
     _say(log, "starting the kubelet")
     startup.start_kubelet(layout, binaries, version)

@@ -52,19 +52,15 @@ def start_kubelet(layout: Layout, binaries: dict[str, Path], version: str) -> No
 CONTROL_PLANE = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
 
 
-def restart_control_plane(
-    layout: Layout, binaries: dict[str, Path], log: TextIO = sys.stderr, timeout: float = 120
+def start_control_plane(
+    layout: Layout,
+    binaries: dict[str, Path],
+    names: tuple[str, ...] = CONTROL_PLANE,
+    timeout: float = 120,
 ) -> None:
-    """Stop and start the API server, then the controller-manager and the scheduler (with the
-    given binaries: the same, or a newer minor's), the order of an upstream upgrade.
-
-    Controllers whose watch caches outlived an API server restart can stall (a new
-    namespace never gets its ServiceAccount), so they restart too.
-    """
+    """Start control-plane daemons in order; the API server must be ready before the next."""
     api = probes.AdminApi(layout)
-    for name in CONTROL_PLANE:
-        print(f"podshm: restarting {name} ({binaries[name]})", file=log, flush=True)
-        daemons.stop(layout, name)
+    for name in names:
         daemons.start(layout, name, plan.control_plane_argv(name, binaries[name], layout))
         if name == "kube-apiserver":
             daemons.wait_for(
@@ -74,3 +70,18 @@ def restart_control_plane(
                 timeout=timeout,
                 what="/readyz",
             )
+
+
+def restart_control_plane(
+    layout: Layout, binaries: dict[str, Path], log: TextIO = sys.stderr, timeout: float = 120
+) -> None:
+    """Stop and start the API server, then the controller-manager and the scheduler (with the
+    given binaries: the same, or a newer minor's), the order of an upstream upgrade.
+
+    Controllers whose watch caches outlived an API server restart can stall (a new
+    namespace never gets its ServiceAccount), so they restart too.
+    """
+    for name in CONTROL_PLANE:
+        print(f"podshm: restarting {name} ({binaries[name]})", file=log, flush=True)
+        daemons.stop(layout, name)
+        start_control_plane(layout, binaries, (name,), timeout)

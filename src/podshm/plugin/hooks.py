@@ -190,8 +190,8 @@ class SessionHooks:
                 terminalreporter.write_line(f"podshm: {line}")
 
     def pytest_keyboard_interrupt(self) -> None:
-        """Ctrl-C: clean up at once (session finish repeats it, idempotently)."""
-        cleanup(self.state)
+        """Ctrl-C or SIGTERM: clean up at once (session finish repeats it, idempotently)."""
+        cleanup(self.state, interrupted=True)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:

@@ -68,23 +68,30 @@ def start_of_run(state: RunState) -> list[str]:
     return lines + [f"podshm: {line}" for line in result.failure_lines()]
 
 
-def cleanup(state: RunState) -> None:
-    """Delete this process's namespaces; the controller (or a lone process) sweeps the run.
+def cleanup(state: RunState, interrupted: bool = False) -> None:
+    """Delete this process's namespaces; the xdist controller sweeps the whole run.
 
-    Workers never sweep the whole run: the other workers are still using their namespaces.
-    Failures are kept in ``state.sweep`` for the summary and the exit status.
+    Workers never sweep the whole run: the other workers are still using their namespaces. A
+    lone process whose namespace manager deleted everything it created has nothing left to
+    sweep (and asks the API server nothing: the cluster may be gone by then, on purpose).
+    After an interrupt the sweep always runs (a namespace created at the very moment of
+    Ctrl-C may be unknown to the manager). Failures are kept in ``state.sweep`` for the
+    summary and the exit status.
     """
     result = SweepResult()
-    if state.namespace_manager is not None:
-        result = result.merge(state.namespace_manager.delete_all())
-    if not state.is_worker and (state.connected or state.saw_namespaces):
+    manager = state.namespace_manager
+    if manager is not None:
+        result = result.merge(manager.delete_all())
+    distributed = bool(getattr(state.config.option, "numprocesses", None))
+    lone_and_clean = manager is not None and not result.failed and not distributed
+    touched = state.saw_namespaces or (interrupted and state.connected)
+    if not state.is_worker and touched and (interrupted or not lone_and_clean):
         try:
             result = result.merge(sweep_run(state.cluster().api, state.run_id))
         except Exception as err:  # the API server is gone: say so, once
             reason = connection_lost(err) or f"{type(err).__name__}: {err}"
-            result.failed.append(
-                ("", f"cannot list the namespaces of run {state.run_id}: {reason}")
-            )
+            message = f"cannot list the namespaces of run {state.run_id}: {reason}"
+            result.failed.append(("", message))
     known = set(state.sweep.failed)
     state.sweep.failed += [entry for entry in result.failed if entry not in known]
     state.sweep.deleted += result.deleted

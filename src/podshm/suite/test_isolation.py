@@ -22,13 +22,12 @@ CREATE_ALL = [
 ]
 
 
-def test_second_pod_on_same_node_sees_none_of_the_first_pods_ipc(podshm_pod, podshm_record):
-    """Pod 2 on pod 1's node: other IPC namespace, none of pod 1's five objects visible."""
-    owner = podshm_pod("isolation-owner.yaml")
+def create_all_and_list(owner):
+    """Create the five IPC objects in the owner's sender; its receiver must list them all
+    (same pod, same IPC namespace): the listing the other pod's is compared with."""
     for argv in CREATE_ALL:
         made = owner.run_ipc("sender", *argv)
         assert made.ok, made.describe()
-    # Sanity: the owner's other container sees them (same pod, same IPC namespace).
     owned = owner.run_ipc("receiver", *ipc.ipc_list())
     assert owned.ok, owned.describe()
     owned_objects = ipc.listed_objects(owned)
@@ -37,6 +36,13 @@ def test_second_pod_on_same_node_sees_none_of_the_first_pods_ipc(podshm_pod, pod
     if owned.get("mqueue_mounted"):
         expected.add("posix_mq")
     assert expected <= kinds, f"missing {sorted(expected - kinds)}\n{owned.describe()}"
+    return owned, owned_objects
+
+
+def test_second_pod_on_same_node_sees_none_of_the_first_pods_ipc(podshm_pod, podshm_record):
+    """Pod 2 on pod 1's node: other IPC namespace, none of pod 1's five objects visible."""
+    owner = podshm_pod("isolation-owner.yaml")
+    owned, owned_objects = create_all_and_list(owner)
 
     observer = podshm_pod("isolation-observer.yaml", node=owner.node_name)
     seen = observer.run_ipc("sender", *ipc.ipc_list())
@@ -90,13 +96,7 @@ def test_pods_on_two_nodes_see_none_of_each_others_ipc(podshm_pod, podshm_cluste
     """
     first, second = two_nodes(podshm_cluster.facts)
     owner = podshm_pod("isolation-owner.yaml", node=first)
-    for argv in CREATE_ALL:
-        made = owner.run_ipc("sender", *argv)
-        assert made.ok, made.describe()
-    owned = owner.run_ipc("receiver", *ipc.ipc_list())
-    assert owned.ok, owned.describe()
-    owned_objects = ipc.listed_objects(owned)
-    assert {"sysv_shm", "sysv_sem", "sysv_msg"} <= {kind for kind, _ in owned_objects}
+    _owned, owned_objects = create_all_and_list(owner)
     observer = podshm_pod("isolation-observer.yaml", node=second)
     seen = observer.run_ipc("sender", *ipc.ipc_list())
     assert seen.ok, seen.describe()

@@ -8,11 +8,8 @@ from this machine's own apt sources, like the test image, so no mirror is named 
 
 from __future__ import annotations
 
-import os
 import shlex
 import shutil
-import subprocess
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -51,32 +48,12 @@ def build(
     """Write a root filesystem tarball to ``output``; mmdebstrap's I:/W:/E: lines are progress."""
     if shutil.which("mmdebstrap") is None:
         raise PodshmError("mmdebstrap not found on PATH", "run scripts/install-image-deps.sh")
-    with tempfile.TemporaryDirectory(prefix="podshm-apt-") as tmp:
-        sources = Path(tmp, "podshm.sources")
-        sources.write_text(rootfs.host_apt_sources())
-        cmd = mmdebstrap_command(sources, output, include, hooks)
-        env = {**os.environ, "SOURCE_DATE_EPOCH": rootfs.SOURCE_DATE_EPOCH, "LC_ALL": "C.UTF-8"}
-        tail: list[str] = []
-        with subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=env,
-        ) as proc:
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                tail = [*tail[-29:], line.rstrip()]
-                if line.startswith(("I: ", "W: ", "E: ")):
-                    progress("mmdebstrap " + line.rstrip())
-            code = proc.wait()
-    if code != 0:
-        output.unlink(missing_ok=True)
-        raise PodshmError(
-            f"mmdebstrap failed (exit {code}):\n" + "\n".join(tail),
-            "apt-get update, then retry",
-        )
+    rootfs.run_mmdebstrap(
+        rootfs.host_apt_sources(),
+        lambda sources: mmdebstrap_command(sources, output, include, hooks),
+        output,
+        progress,
+    )
 
 
 def package_set(include: Sequence[str]) -> list[str]:
