@@ -93,13 +93,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _up(args: argparse.Namespace) -> int:
-    chosen = provider(args.provider)
-    chosen.up(args.k8s_version, args.nodes, sys.stderr)
+    images = {}
     if not args.no_test_image:
         from podshm.image import build as image_build
 
         built = image_build.build_test_image(progress=image_build.stderr_progress())
-        chosen.load_image(built.archive_path, sys.stderr)
+        images[built.ref] = built.archive_path
+    chosen = provider(args.provider)
+    chosen.up(args.k8s_version, args.nodes, sys.stderr, images)
     print(chosen.kubeconfig_path())
     return 0
 

@@ -8,6 +8,7 @@ and the default admission plugins (Pod Security included).
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import socket
@@ -245,13 +246,16 @@ def _start(
         timeout=60,
         what="the containerd socket",
     )
-    _import_images(layout, binaries, {pause.ref: pause.archive_path, **images}, log)
-
-    _say(log, f"starting kube-apiserver {version}, then kube-controller-manager and kube-scheduler")
-    startup.start_control_plane(layout, binaries)
-
-    _say(log, "starting the kubelet")
-    startup.start_kubelet(layout, binaries, version)
+    _import_images(layout, binaries, {pause.ref: pause.archive_path}, log)
+    # The other images import while the control plane and the kubelet start (no pod can be
+    # scheduled before the node is Ready); the kubelet initialises while the API server
+    # starts and registers as soon as it answers.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        imported = pool.submit(_import_images, layout, binaries, images, log)
+        _say(log, f"starting the kubelet and kube-apiserver {version}, then the controllers")
+        startup.start_kubelet(layout, binaries, version)
+        startup.start_control_plane(layout, binaries)
+        imported.result()
     _say(log, f"waiting for node {node} to be Ready")
     daemons.wait_for(
         layout,

@@ -238,8 +238,14 @@ def _wait_ready(count: int, log: TextIO, timeout: float = 300) -> None:
     raise PodshmError(f"kind nodes not Ready after {timeout:.0f}s", "podshm cluster logs <node>")
 
 
-def up(k8s_version: str, nodes: int, log: TextIO = sys.stderr) -> KindInfo:
-    """Start (or reuse) the kind cluster ``podshm`` with ``nodes`` nodes at ``k8s_version``."""
+def up(
+    k8s_version: str,
+    nodes: int,
+    log: TextIO = sys.stderr,
+    images: dict[str, Path] | None = None,
+) -> KindInfo:
+    """Start (or reuse) the kind cluster ``podshm`` with ``nodes`` nodes at ``k8s_version``,
+    then load ``images`` (ref -> OCI archive) into every node."""
     started = time.monotonic()
     docker_engine.start(log)
     image = kind_node_image.build(k8s_version, log)
@@ -269,6 +275,8 @@ def up(k8s_version: str, nodes: int, log: TextIO = sys.stderr) -> KindInfo:
         )
         _network_pods(log)
     _wait_ready(nodes, log)
+    for archive in (images or {}).values():
+        load_image(archive, log)
     print(f"podshm: kind: up in {time.monotonic() - started:.0f}s", file=log, flush=True)
     return KindInfo(
         CLUSTER, kubeconfig_path(), globals()["nodes"](), image, k8s_version, docker_engine.HOST

@@ -19,14 +19,20 @@ from podshm.localcluster.plan import START_ORDER
 NAME = "local"
 
 
-def up(k8s_version: str, nodes: int = 1, log: TextIO = sys.stderr) -> Path:
-    """Start (or reuse) the cluster; returns its kubeconfig. One node only."""
+def up(
+    k8s_version: str,
+    nodes: int = 1,
+    log: TextIO = sys.stderr,
+    images: dict[str, Path] | None = None,
+) -> Path:
+    """Start (or reuse) the cluster with ``images`` imported (while it starts); returns its
+    kubeconfig. One node only."""
     if nodes != 1:
         raise PodshmError(
             f"the local provider runs one node, {nodes} were asked for",
             "use --provider kind for several nodes",
         )
-    return Path(lifecycle.up(k8s_version, log=log).kubeconfig)
+    return Path(lifecycle.up(k8s_version, images=images, log=log).kubeconfig)
 
 
 def down(log: TextIO = sys.stderr) -> None:
