@@ -23,12 +23,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any
 
-import yaml
 from kubernetes.utils import parse_quantity
 
 from podshm.errors import PodshmError
@@ -37,9 +35,23 @@ MIB = 1024 * 1024
 PAGE_SIZE = 4096
 # containerd pkg/cri defaultShmSize, CRI-O DefaultShmSize, Docker's default --shm-size.
 DEFAULT_SHM_SIZE = 64 * MIB
-# Kubelet feature defaults that change the result.
-SIZE_MEMORY_BACKED_VOLUMES_SINCE = (1, 22)  # beta, on by default
-POD_LEVEL_RESOURCES_SINCE = (1, 34)  # beta, on by default (alpha 1.32)
+# Kubelet feature defaults that change the result; each cites the upstream change it follows.
+# SizeMemoryBackedVolumes (KEP-1967): alpha 1.20, beta and on 1.22, GA 1.32; without it the
+# tmpfs gets no size= (k8s.io/kubernetes pkg/features/kube_features.go, and
+# pkg/volume/emptydir/empty_dir.go calculateEmptyDirMemorySize, which it gates).
+SIZE_MEMORY_BACKED_VOLUMES_SINCE = (1, 22)
+# PodLevelResources (KEP-2837): alpha and off 1.32-1.33, beta and on from 1.34
+# (pkg/features/kube_features.go of v1.33.13 and v1.34.4); with it, spec.resources.limits
+# .memory becomes the pod cgroup's limit (pkg/kubelet/cm/helpers_linux.go
+# ResourceConfigForPod) and so the emptyDir size; before, the API server drops the field.
+POD_LEVEL_RESOURCES_SINCE = (1, 34)
+# Up to 1.36, ResourceConfigForPod judged "every container declares a memory limit" through
+# PodLimits' ContainerFn, which sees a regular init container's limit with the sidecars
+# started before it added (and a sidecar's as the sum of the sidecars so far): an init
+# container without a limit after a limited sidecar counted as limited. 1.37 checks each
+# container's own limit (pkg/kubelet/cm/helpers_linux.go ResourceConfigForPod in v1.36.3 and
+# v1.37.2; k8s.io/component-helpers resource/helpers.go PodLimits). No CHANGELOG entry.
+OWN_LIMITS_DECLARE_SINCE = (1, 37)
 
 ENFORCED_ENOSPC = "ENOSPC"
 ENFORCED_EVICTION = "eviction"
@@ -55,10 +67,11 @@ SCENARIOS: dict[str, str] = {
     "devshm-memory-one-limit": "emptyDir medium Memory, a memory limit on one container of two",
     "devshm-memory-init-limit": "emptyDir medium Memory, an init container's limit above the sum",
     "devshm-memory-sidecar": "emptyDir medium Memory, a sidecar's limit added to the sum",
+    "devshm-memory-sidecar-init-order": "emptyDir medium Memory, a sidecar, then an init "
+    "container without a limit (limited up to 1.36, unlimited from 1.37)",
     "devshm-memory-pod-limit": "emptyDir medium Memory, a pod-level memory limit (1.34+)",
     "devshm-memory-overhead": "emptyDir medium Memory, a RuntimeClass memory overhead",
 }
-OVERRIDE_FIELDS = ("size", "tmpfs")
 
 
 @dataclass(frozen=True)
@@ -158,7 +171,28 @@ def aggregate_container_memory_limit(spec: Mapping[str, Any]) -> int:
     return max(total, init_peak)
 
 
-def pod_memory_limit(spec: Mapping[str, Any], pod_level_resources: bool = True) -> int | None:
+def _every_container_declares(spec: Mapping[str, Any], own_limits_only: bool) -> bool:
+    """Whether the kubelet sees a memory limit on every container (see
+    OWN_LIMITS_DECLARE_SINCE for how init containers and sidecars were judged before 1.37)."""
+    containers = list(spec.get("initContainers") or []) + list(spec.get("containers") or [])
+    if own_limits_only:
+        return all(_memory_limit(c.get("resources")) > 0 for c in containers)
+    sidecars = 0
+    for c in spec.get("initContainers") or []:
+        own = _memory_limit(c.get("resources"))
+        if c.get("restartPolicy") == "Always":
+            sidecars += own
+            seen = sidecars
+        else:
+            seen = own + sidecars
+        if seen <= 0:
+            return False
+    return all(_memory_limit(c.get("resources")) > 0 for c in spec.get("containers") or [])
+
+
+def pod_memory_limit(
+    spec: Mapping[str, Any], pod_level_resources: bool = True, own_limits_only: bool = True
+) -> int | None:
     """The memory limit of the pod cgroup (``cm.ResourceConfigForPod``), None if unlimited.
 
     The pod cgroup gets a memory limit only when EVERY container (init containers included)
@@ -166,8 +200,7 @@ def pod_memory_limit(spec: Mapping[str, Any], pod_level_resources: bool = True) 
     on by default from 1.34), which then replaces the containers' sum. RuntimeClass overhead is
     added to a non-zero limit.
     """
-    containers = list(spec.get("initContainers") or []) + list(spec.get("containers") or [])
-    declared = bool(containers) and all(_memory_limit(c.get("resources")) > 0 for c in containers)
+    declared = _every_container_declares(spec, own_limits_only)
     limit = aggregate_container_memory_limit(spec)
     if pod_level_resources and pod_level_resources_set(spec):
         pod_limit = _memory_limit(spec.get("resources"))
@@ -187,10 +220,11 @@ def memory_emptydir_size(
     spec: Mapping[str, Any],
     size_limit: int | None,
     pod_level_resources: bool = True,
+    own_limits_only: bool = True,
 ) -> tuple[int, str]:
     """``calculateEmptyDirMemorySize``: the tmpfs ``size=`` in bytes, and which input won."""
     size, why = node_allocatable, "node allocatable memory"
-    pod_limit = pod_memory_limit(spec, pod_level_resources)
+    pod_limit = pod_memory_limit(spec, pod_level_resources, own_limits_only)
     if pod_limit is not None and 0 < pod_limit <= size:
         size, why = pod_limit, "the pod's memory limit"
     if size_limit is not None and 0 < size_limit <= size:
@@ -259,106 +293,14 @@ def expect_devshm(
             rule="node allocatable memory unknown (cannot read the node)",
         )
     pod_level = version_at_least(kubelet_version, POD_LEVEL_RESOURCES_SINCE)
-    size, why = memory_emptydir_size(node_allocatable, spec, size_limit, pod_level)
+    own_only = version_at_least(kubelet_version, OWN_LIMITS_DECLARE_SINCE)
+    size, why = memory_emptydir_size(node_allocatable, spec, size_limit, pod_level, own_only)
     return ShmExpectation(
         scenario,
         is_tmpfs=True,
         size_bytes=page_round_up(size, page),
         enforced_by=ENFORCED_ENOSPC,
         rule=f"memory-backed emptyDir: size={size} from {why} (calculateEmptyDirMemorySize)",
-    )
-
-
-# -- overrides ----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Override:
-    """An expectations-file entry: replaces the computed size (and/or tmpfs-ness)."""
-
-    size_bytes: int | None = None
-    is_tmpfs: bool | None = None
-
-
-EXPECTATIONS_FIX = (
-    "expected a mapping of scenario -> size (e.g. 'devshm-default: 256Mi') or "
-    "scenario -> {size: ..., tmpfs: true|false}; scenarios: " + ", ".join(SCENARIOS)
-)
-
-
-def parse_overrides(data: Any, source: str) -> dict[str, Override]:
-    """Validate a loaded expectations document; every error names ``source`` and the key."""
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise PodshmError(
-            f"expectations file {source}: top level is not a mapping", EXPECTATIONS_FIX
-        )
-    result: dict[str, Override] = {}
-    for key, value in data.items():
-        if key not in SCENARIOS:
-            raise PodshmError(
-                f"expectations file {source}: unknown scenario key {key!r}", EXPECTATIONS_FIX
-            )
-        where = f"expectations file {source}: key {key!r}"
-        if isinstance(value, dict):
-            extra = sorted(set(value) - set(OVERRIDE_FIELDS))
-            if extra:
-                raise PodshmError(
-                    f"{where}: unknown field(s) {', '.join(map(str, extra))}", EXPECTATIONS_FIX
-                )
-            size = parse_size(value["size"], f"{where}.size") if "size" in value else None
-            tmpfs = value.get("tmpfs")
-            if tmpfs is not None and not isinstance(tmpfs, bool):
-                raise PodshmError(
-                    f"{where}.tmpfs: {tmpfs!r} is not true or false", EXPECTATIONS_FIX
-                )
-            result[key] = Override(size_bytes=size, is_tmpfs=tmpfs)
-        else:
-            result[key] = Override(size_bytes=parse_size(value, where))
-    return result
-
-
-def load_overrides(path: str | Path | None) -> dict[str, Override]:
-    """Read an ``--podshm-expectations`` file; a missing or malformed file is a PodshmError."""
-    if not path:
-        return {}
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise PodshmError(
-            f"cannot read expectations file {path}: {getattr(err, 'strerror', None) or err}",
-            "pass an existing file to --podshm-expectations (or PODSHM_EXPECTATIONS)",
-        ) from err
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise PodshmError(
-            f"expectations file {path}: not valid YAML{at}: {getattr(err, 'problem', err)}",
-            EXPECTATIONS_FIX,
-        ) from err
-    return parse_overrides(data, str(path))
-
-
-def apply_override(
-    expectation: ShmExpectation, overrides: Mapping[str, Override], source: str = "file"
-) -> ShmExpectation:
-    """The expectation with a user's override applied (scenario key = base scenario name)."""
-    base = expectation.scenario.split("[", 1)[0]
-    override = overrides.get(base)
-    if override is None:
-        return expectation
-    changed = expectation
-    if override.size_bytes is not None:
-        changed = replace(changed, size_bytes=page_round_up(override.size_bytes))
-    if override.is_tmpfs is not None:
-        changed = replace(changed, is_tmpfs=override.is_tmpfs)
-    return replace(
-        changed,
-        rule=f"overridden by {source} (computed: {expectation.size_bytes} bytes; "
-        f"{expectation.rule})",
-        source=source,
     )
 
 

@@ -11,19 +11,16 @@ from podshm.expectations import (
     ENFORCED_ENOSPC,
     ENFORCED_EVICTION,
     MIB,
-    Override,
-    apply_override,
     expect_devshm,
     human_size,
-    load_overrides,
     memory_emptydir_size,
     page_round_up,
-    parse_overrides,
     parse_size,
     pod_memory_limit,
     sizes_match,
     tmpfs_default_size,
 )
+from podshm.overrides import Override, apply_override, load_overrides, parse_overrides
 
 GIB = 1024 * MIB
 NODE = {"node_allocatable": 15 * GIB, "node_capacity": 16 * GIB, "kubelet_version": (1, 37)}
@@ -318,3 +315,30 @@ def test_unreadable_or_unparsable_expectations_files_are_one_clear_error(tmp_pat
 
 def test_an_overhead_without_any_limit_gives_no_pod_limit():
     assert pod_memory_limit(spec(container("a"), overhead={"memory": "64Mi"})) is None
+
+
+def test_an_unlimited_init_container_after_a_limited_sidecar_until_1_36_and_from_1_37():
+    pod = spec(container("a", "64Mi"), container("b", "64Mi"))
+    pod["initContainers"] = [
+        container("sidecar", "96Mi", restartPolicy="Always"),
+        container("prepare"),
+    ]
+    old = expect_devshm("x", pod, **{**NODE, "kubelet_version": (1, 36)})
+    new = expect_devshm("x", pod, **{**NODE, "kubelet_version": (1, 37)})
+    assert old.size_bytes == 224 * MIB and "pod's memory limit" in old.rule
+    assert new.size_bytes == 15 * GIB and "node allocatable" in new.rule
+    # Without the sidecar the init container is unlimited in every version.
+    pod["initContainers"] = [container("prepare")]
+    assert expect_devshm("x", pod, **{**NODE, "kubelet_version": (1, 36)}).size_bytes == 15 * GIB
+    # A sidecar without a limit is unlimited in every version too.
+    pod["initContainers"] = [container("sidecar", restartPolicy="Always")]
+    assert expect_devshm("x", pod, **{**NODE, "kubelet_version": (1, 36)}).size_bytes == 15 * GIB
+
+
+def test_a_regular_init_containers_limit_never_covers_a_later_one():
+    pod = spec(container("a", "64Mi"))
+    pod["initContainers"] = [container("first", "512Mi"), container("second")]
+    for version in ((1, 36), (1, 37)):
+        assert expect_devshm("x", pod, **{**NODE, "kubelet_version": version}).size_bytes == (
+            15 * GIB
+        )

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from podshm.kube.facts import ClusterFacts, NodeFacts, parse_version, quantity_bytes
+from podshm.kube.facts import (
+    ClusterFacts,
+    NodeFacts,
+    RuntimeClassFacts,
+    parse_version,
+    quantity_bytes,
+)
 
 NODE = {
     "metadata": {"name": "node-1"},
@@ -51,3 +57,36 @@ def test_header_lines():
     assert any("kernel 6.1.0-28-amd64" in line for line in lines)
     assert lines[-1] == "podshm: test image registry/podshm:1"
     assert facts.node("node-1") and facts.node("nope") is None
+
+
+def test_images_digests_labels_and_runtime_classes():
+    ref = "podshm.local/podshm-test:0.1.0-abc-def"
+    node = NodeFacts.from_node(
+        {
+            **NODE,
+            "metadata": {"name": "n", "labels": {"a": "b"}, "annotations": {"x": "y"}},
+            "status": {
+                **NODE["status"],
+                "images": [{"names": [ref, "podshm.local/podshm-test@sha256:0123"]}],
+            },
+        }
+    )
+    assert node.images == (ref, "podshm.local/podshm-test@sha256:0123")
+    assert node.labels == {"a": "b"} and node.annotations == {"x": "y"}
+    facts = ClusterFacts(
+        "https://x",
+        "c",
+        "v1.37.2",
+        nodes=(node,),
+        runtime_classes=(
+            RuntimeClassFacts.from_object(
+                {"metadata": {"name": "gvisor"}, "handler": "runsc",
+                 "overhead": {"podFixed": {"memory": "64Mi"}}}
+            ),
+        ),
+    )  # fmt: skip
+    assert facts.image_digest(ref) == "sha256:0123"
+    assert facts.image_digest("other:1") is None
+    assert "podshm: RuntimeClasses gvisor (handler runsc, overhead 67108864 B)" in (
+        facts.header_lines("i")
+    )

@@ -27,6 +27,7 @@ EXPECTED = {
     "devshm-memory-one-limit.yaml",
     "devshm-memory-init-limit.yaml",
     "devshm-memory-sidecar.yaml",
+    "devshm-memory-sidecar-init-order.yaml",
     "devshm-memory-pod-limit.yaml",
     "devshm-memory-overhead.yaml",
 }

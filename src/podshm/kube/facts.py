@@ -47,6 +47,8 @@ class NodeFacts:
     """Every image name the kubelet reports (``status.images``)."""
     annotations: dict[str, str] = field(default_factory=dict, compare=False)
     labels: dict[str, str] = field(default_factory=dict, compare=False)
+    image_digests: dict[str, str] = field(default_factory=dict, compare=False)
+    """``repo:tag`` -> ``repo@sha256:...`` for the images the node holds (same entry)."""
 
     @property
     def runtime_name(self) -> str:
@@ -90,13 +92,15 @@ class NodeFacts:
                 for image in status.get("images") or []
                 for name in image.get("names") or []
             ),
-            annotations={
-                str(k): str(v)
-                for k, v in ((node.get("metadata") or {}).get("annotations") or {}).items()
-            },
-            labels={
-                str(k): str(v)
-                for k, v in ((node.get("metadata") or {}).get("labels") or {}).items()
+            annotations={str(k): str(v) for k, v in (meta.get("annotations") or {}).items()},
+            labels={str(k): str(v) for k, v in (meta.get("labels") or {}).items()},
+            image_digests={
+                str(name): str(digest)
+                for image in status.get("images") or []
+                for digest in image.get("names") or []
+                if "@sha256:" in str(digest)
+                for name in image.get("names") or []
+                if "@" not in str(name)
             },
         )
 
@@ -114,6 +118,31 @@ class NodeFacts:
 
 
 @dataclass(frozen=True)
+class RuntimeClassFacts:
+    """A RuntimeClass: its handler and the memory overhead it adds to every pod."""
+
+    name: str
+    handler: str
+    overhead_memory_bytes: int | None
+
+    def __str__(self) -> str:
+        overhead = (
+            f", overhead {self.overhead_memory_bytes} B" if self.overhead_memory_bytes else ""
+        )
+        return f"{self.name} (handler {self.handler}{overhead})"
+
+    @classmethod
+    def from_object(cls, obj: dict[str, Any]) -> RuntimeClassFacts:
+        """Read a RuntimeClass object."""
+        overhead = ((obj.get("overhead") or {}).get("podFixed") or {}).get("memory")
+        return cls(
+            name=str((obj.get("metadata") or {}).get("name", "")),
+            handler=str(obj.get("handler", "")),
+            overhead_memory_bytes=quantity_bytes(overhead),
+        )
+
+
+@dataclass(frozen=True)
 class ClusterFacts:
     """The cluster a run talks to."""
 
@@ -123,6 +152,7 @@ class ClusterFacts:
     nodes: tuple[NodeFacts, ...] = ()
     nodes_error: str | None = None
     platform: str = ""
+    runtime_classes: tuple[RuntimeClassFacts, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -142,6 +172,14 @@ class ClusterFacts:
         """Distinct kernel versions across nodes."""
         return sorted({n.kernel_version for n in self.nodes})
 
+    def image_digest(self, ref: str) -> str | None:
+        """The digest some node holds ``ref`` under (``repo@sha256:...``), if any."""
+        for node in self.nodes:
+            digest = node.image_digests.get(ref) or node.image_digests.get(f"docker.io/{ref}")
+            if digest:
+                return digest.rpartition("@")[2]
+        return None
+
     def header_lines(self, image: str) -> list[str]:
         """The lines podshm adds to pytest's report header."""
         lines = [
@@ -158,6 +196,8 @@ class ClusterFacts:
             + "; kernel "
             + (", ".join(self.kernels()) or "unknown")
         )
+        if self.runtime_classes:
+            lines.append("podshm: RuntimeClasses " + ", ".join(map(str, self.runtime_classes)))
         lines.append(f"podshm: test image {image}")
         return lines
 
@@ -170,7 +210,14 @@ def gather_facts(api: KubeApi, context: str, version: dict[str, Any]) -> Cluster
         nodes = tuple(NodeFacts.from_node(n) for n in api.list_nodes())
     except ApiException as err:
         nodes_error = f"cannot list nodes (HTTP {err.status}: {api_error_message(err)})"
+    try:
+        runtime_classes = tuple(
+            RuntimeClassFacts.from_object(rc) for rc in api.list_runtime_classes()
+        )
+    except ApiException:  # no "list runtimeclasses": the report just lacks them
+        runtime_classes = ()
     return ClusterFacts(
+        runtime_classes=runtime_classes,
         api_server_url=api.host,
         context=context,
         server_version=str(version.get("gitVersion", "unknown")),

@@ -54,6 +54,20 @@ def phase_outcome(report: pytest.TestReport) -> tuple[str, str]:
     return "error", f'failed on {report.when} with "{_crash(report)}"'
 
 
+def with_page_sizes(cluster: ClusterInfo, results: Any) -> ClusterInfo:
+    """Fill each node's page size from what the suite measured on it (``page_size`` values
+    recorded with ``node``): the API does not report it, a pod on the node does."""
+    sizes = {
+        str(r.values["node"]): int(r.values["page_size"])
+        for r in results
+        if "node" in r.values and isinstance(r.values.get("page_size"), int)
+    }
+    for node in cluster.nodes:
+        if node.page_size_bytes is None and node.name in sizes:
+            node.page_size_bytes = sizes[node.name]
+    return cluster
+
+
 def cluster_from_facts(facts: Any) -> ClusterInfo:
     """A ``ClusterFacts``-like object (see ``podshm.kube.facts``) as the record's cluster.
 
@@ -185,14 +199,15 @@ class RunRecorder:
                 return None
 
         facts = ask("cluster facts", self._facts)
+        ref = str(ask("image", self._image) or "")
         options = ask("options", self._options) or {}
         return RunRecord(
             started=utc_iso(self.started),
             finished=utc_iso(),
             run_id=self.run_id,
             options={str(k): "" if v is None else str(v) for k, v in options.items()},
-            image=ImageInfo(ref=str(ask("image", self._image) or "")),
-            cluster=cluster_from_facts(facts),
+            image=ImageInfo(ref=ref, digest=facts.image_digest(ref) if facts else None),
+            cluster=with_page_sizes(cluster_from_facts(facts), self.results.values()),
             tests=list(self.results.values()),
         )
 

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from podshm.errors import PodshmError
-from podshm.expectations import Override, load_overrides
 from podshm.kube.cluster import Cluster
 from podshm.kube.namespaces import NamespaceManager, SweepResult, new_run_id, validate_run_id
+from podshm.overrides import Override, load_overrides
 from podshm.plugin.options import settings_from_config
 from podshm.settings import Settings
 from podshm.target import Target, choose, connect_target, find_image, select_nodes

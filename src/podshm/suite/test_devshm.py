@@ -114,6 +114,7 @@ SIZING_BRANCHES = [
     pytest.param("devshm-memory-one-limit.yaml", {}, id="one-container-limited"),
     pytest.param("devshm-memory-init-limit.yaml", {}, id="init-container-above-sum"),
     pytest.param("devshm-memory-sidecar.yaml", {}, id="sidecar-adds-to-sum"),
+    pytest.param("devshm-memory-sidecar-init-order.yaml", {}, id="sidecar-then-unlimited-init"),
     pytest.param("devshm-memory-pod-limit.yaml", {}, id="pod-level-limit"),
     pytest.param(
         "devshm-memory-sizelimit-memlimit.yaml",
