@@ -5,6 +5,7 @@
 #   containernetworking-plugins  the CNI bridge/host-local/loopback plugins of the local cluster
 #   iproute2, mount             network interfaces and mounts (cluster teardown)
 #   gcc, libseccomp-dev, pkg-config  build runc with seccomp (RuntimeDefault profiles)
+#   docker.io                   the engine of the kind provider (podshm starts its own dockerd)
 #   + scripts/install-image-deps.sh: mmdebstrap and friends for the offline test image
 # Go (1.26+, for Kubernetes, containerd, etcd and runc) must be on PATH; an older go
 # fetches the right toolchain itself through the Go module proxy (GOTOOLCHAIN=auto).
