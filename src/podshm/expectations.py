@@ -52,6 +52,11 @@ POD_LEVEL_RESOURCES_SINCE = (1, 34)
 # container's own limit (pkg/kubelet/cm/helpers_linux.go ResourceConfigForPod in v1.36.3 and
 # v1.37.2; k8s.io/component-helpers resource/helpers.go PodLimits). No CHANGELOG entry.
 OWN_LIMITS_DECLARE_SINCE = (1, 37)
+# With PodLevelResources on, up to 1.36 the QoS class came from any non-nil spec.resources, so
+# an empty `resources: {}` made a pod BestEffort: no pod memory limit. From 1.37
+# PodLevelResourcesFixKubeletQOSClass (beta, on) ignores empty pod resources
+# (pkg/apis/core/v1/helper/qos/qos.go ComputePodQOS in v1.36.3 and v1.37.2; CHANGELOG-1.37).
+POD_LEVEL_QOS_FIX_SINCE = (1, 37)
 
 ENFORCED_ENOSPC = "ENOSPC"
 ENFORCED_EVICTION = "eviction"
@@ -70,6 +75,8 @@ SCENARIOS: dict[str, str] = {
     "devshm-memory-sidecar-init-order": "emptyDir medium Memory, a sidecar, then an init "
     "container without a limit (limited up to 1.36, unlimited from 1.37)",
     "devshm-memory-pod-limit": "emptyDir medium Memory, a pod-level memory limit (1.34+)",
+    "devshm-memory-empty-pod-resources": "emptyDir medium Memory, limited containers and an "
+    "empty pod-level resources (BestEffort on 1.34-1.36)",
     "devshm-memory-overhead": "emptyDir medium Memory, a RuntimeClass memory overhead",
 }
 
@@ -191,7 +198,10 @@ def _every_container_declares(spec: Mapping[str, Any], own_limits_only: bool) ->
 
 
 def pod_memory_limit(
-    spec: Mapping[str, Any], pod_level_resources: bool = True, own_limits_only: bool = True
+    spec: Mapping[str, Any],
+    pod_level_resources: bool = True,
+    own_limits_only: bool = True,
+    empty_pod_resources_best_effort: bool = False,
 ) -> int | None:
     """The memory limit of the pod cgroup (``cm.ResourceConfigForPod``), None if unlimited.
 
@@ -200,6 +210,13 @@ def pod_memory_limit(
     on by default from 1.34), which then replaces the containers' sum. RuntimeClass overhead is
     added to a non-zero limit.
     """
+    if (
+        pod_level_resources
+        and empty_pod_resources_best_effort
+        and spec.get("resources") is not None
+        and not pod_level_resources_set(spec)
+    ):
+        return None  # BestEffort (see POD_LEVEL_QOS_FIX_SINCE): the pod cgroup has no limit
     declared = _every_container_declares(spec, own_limits_only)
     limit = aggregate_container_memory_limit(spec)
     if pod_level_resources and pod_level_resources_set(spec):
@@ -221,10 +238,13 @@ def memory_emptydir_size(
     size_limit: int | None,
     pod_level_resources: bool = True,
     own_limits_only: bool = True,
+    empty_pod_resources_best_effort: bool = False,
 ) -> tuple[int, str]:
     """``calculateEmptyDirMemorySize``: the tmpfs ``size=`` in bytes, and which input won."""
     size, why = node_allocatable, "node allocatable memory"
-    pod_limit = pod_memory_limit(spec, pod_level_resources, own_limits_only)
+    pod_limit = pod_memory_limit(
+        spec, pod_level_resources, own_limits_only, empty_pod_resources_best_effort
+    )
     if pod_limit is not None and 0 < pod_limit <= size:
         size, why = pod_limit, "the pod's memory limit"
     if size_limit is not None and 0 < size_limit <= size:
@@ -294,7 +314,10 @@ def expect_devshm(
         )
     pod_level = version_at_least(kubelet_version, POD_LEVEL_RESOURCES_SINCE)
     own_only = version_at_least(kubelet_version, OWN_LIMITS_DECLARE_SINCE)
-    size, why = memory_emptydir_size(node_allocatable, spec, size_limit, pod_level, own_only)
+    empty_best_effort = not version_at_least(kubelet_version, POD_LEVEL_QOS_FIX_SINCE)
+    size, why = memory_emptydir_size(
+        node_allocatable, spec, size_limit, pod_level, own_only, empty_best_effort
+    )
     return ShmExpectation(
         scenario,
         is_tmpfs=True,

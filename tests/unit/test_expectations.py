@@ -342,3 +342,15 @@ def test_a_regular_init_containers_limit_never_covers_a_later_one():
         assert expect_devshm("x", pod, **{**NODE, "kubelet_version": version}).size_bytes == (
             15 * GIB
         )
+
+
+def test_empty_pod_level_resources_made_a_pod_best_effort_from_1_34_until_1_37():
+    pod = spec(container("a", "128Mi"), container("b", "128Mi"), resources={})
+    sizes = {
+        version: expect_devshm("x", pod, **{**NODE, "kubelet_version": version}).size_bytes
+        for version in ((1, 33), (1, 34), (1, 36), (1, 37))
+    }
+    assert sizes == {(1, 33): 256 * MIB, (1, 34): 15 * GIB, (1, 36): 15 * GIB, (1, 37): 256 * MIB}
+    # Without the empty pod-level resources: the containers' sum in every version.
+    pod.pop("resources")
+    assert expect_devshm("x", pod, **{**NODE, "kubelet_version": (1, 36)}).size_bytes == 256 * MIB

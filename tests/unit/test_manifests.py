@@ -28,6 +28,7 @@ EXPECTED = {
     "devshm-memory-init-limit.yaml",
     "devshm-memory-sidecar.yaml",
     "devshm-memory-sidecar-init-order.yaml",
+    "devshm-memory-empty-pod-resources.yaml",
     "devshm-memory-pod-limit.yaml",
     "devshm-memory-overhead.yaml",
 }

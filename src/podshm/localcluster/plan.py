@@ -95,6 +95,10 @@ def controller_argv(binary: Path, layout: Layout, kubeconfig: Path) -> list[str]
         f"--cluster-signing-cert-file={p / 'ca.crt'}",
         f"--cluster-signing-key-file={p / 'ca.key'}",
         "--use-service-account-credentials=true",
+        # One API client per controller is built at start-up; the default client rate limit
+        # (20 qps) makes that take seconds on a single-node cluster nobody else uses.
+        "--kube-api-qps=200",
+        "--kube-api-burst=400",
         "--leader-elect=false",
         "--v=1",
     ]

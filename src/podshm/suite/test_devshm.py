@@ -116,6 +116,7 @@ SIZING_BRANCHES = [
     pytest.param("devshm-memory-sidecar.yaml", {}, id="sidecar-adds-to-sum"),
     pytest.param("devshm-memory-sidecar-init-order.yaml", {}, id="sidecar-then-unlimited-init"),
     pytest.param("devshm-memory-pod-limit.yaml", {}, id="pod-level-limit"),
+    pytest.param("devshm-memory-empty-pod-resources.yaml", {}, id="empty-pod-level-resources"),
     pytest.param(
         "devshm-memory-sizelimit-memlimit.yaml",
         {"size_limit": "1Gi", "memory_limit": "128Mi"},
