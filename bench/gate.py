@@ -4,7 +4,7 @@
 Prints figures; asserts nothing. Run as root from a checkout, with no local cluster running
 (the gate brings its own up):
 
-    .venv/bin/python bench/gate.py                        # v1.36 -> v1.37, -m "not bench"
+    .venv/bin/python bench/gate.py      # v1.36 -> v1.37, -m "not bench and not multinode"
     .venv/bin/python bench/gate.py --from v1.33 --to v1.34 -- -m "shm"
 
 The parts come from the gate's own clock (cluster up, each suite run, each upgrade step and
@@ -32,7 +32,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--from", dest="start", default="v1.36")
     parser.add_argument("--to", dest="end", default="v1.37")
-    parser.add_argument("pytest_args", nargs="*", default=["-m", "not bench", "-q"])
+    parser.add_argument(
+        "pytest_args", nargs="*", default=["-m", "not bench and not multinode", "-q"]
+    )
     args = parser.parse_args()
     podshm = str(Path(sys.executable).parent / "podshm")
     subprocess.run([podshm, "cluster", "down"], check=True, capture_output=True)

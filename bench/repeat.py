@@ -4,7 +4,7 @@
 Prints figures; asserts nothing. Each run is its own pytest process with its own junit file;
 the table lists every test that failed at least once, with its count, then the totals.
 
-    .venv/bin/python bench/repeat.py 20 -- -m "not bench"
+    .venv/bin/python bench/repeat.py 20 -- -m "not bench and not multinode"
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from podshm.records.junit import read_junit
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", type=int)
-    parser.add_argument("pytest_args", nargs="*", default=["-m", "not bench"])
+    parser.add_argument("pytest_args", nargs="*", default=["-m", "not bench and not multinode"])
     args = parser.parse_args()
     failures: collections.Counter[str] = collections.Counter()
     seen: collections.Counter[str] = collections.Counter()

@@ -144,7 +144,8 @@ def test_no_junit_no_record(suite: pytest.Pytester) -> None:
 
 
 def test_only_the_xdist_controller_writes(suite: pytest.Pytester) -> None:
-    pytest.importorskip("xdist")
+    import xdist  # noqa: F401  (a dev dependency: a missing one is a failure, not a skip)
+
     result = suite.runpytest(
         "-p", "no:podshm", "-p", "no:cacheprovider", "-n", "2", "--junitxml", JUNIT
     )

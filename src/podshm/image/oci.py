@@ -161,8 +161,8 @@ class _LayerWriter:
 
     def abort(self) -> None:
         for handle in (self.tar, self._gz, self._out):
-            with contextlib.suppress(Exception):
-                handle.close()
+            with contextlib.suppress(OSError, ValueError):  # already failed: the error that
+                handle.close()  # brought us here is the one to report; the file goes below
         self.dest.unlink(missing_ok=True)
 
 

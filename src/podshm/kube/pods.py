@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from podshm.errors import PodshmError
@@ -159,8 +160,8 @@ def wait_for_pod(
 def _safe_last_warning(api: KubeApi, namespace: str, name: str) -> str:
     try:
         return last_warning(api.pod_events(namespace, name))
-    except Exception:  # events are a nicety on top of the real cause
-        return ""
+    except (ApiException, OSError, urllib3.exceptions.HTTPError):  # events are a nicety on
+        return ""  # top of the real cause, which the caller reports
 
 
 def create_pod(api: KubeApi, namespace: str, manifest: dict[str, Any]) -> dict[str, Any]:

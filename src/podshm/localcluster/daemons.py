@@ -114,7 +114,7 @@ def wait_for(
         try:
             if ready():
                 return
-        except Exception:  # not up yet: connection refused, TLS not ready, ...
+        except (OSError, ValueError, KeyError, PodshmError):  # not up yet: refused, TLS, 5xx
             pass
         time.sleep(0.5)
     raise PodshmError(

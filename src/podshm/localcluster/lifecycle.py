@@ -115,7 +115,7 @@ def healthy(layout: Layout) -> bool:
         return False
     try:
         return probes.AdminApi(layout).node_ready(info.node)
-    except Exception:
+    except (OSError, ValueError, KeyError):  # refused, TLS, HTTP error, odd body: not healthy
         return False
 
 

@@ -16,6 +16,8 @@ MARKERS: dict[str, str] = {
     "isolation": "IPC isolation between pods and Pod Security rules about the IPC namespace",
     "cluster": "needs a Kubernetes cluster (added automatically to tests using podshm fixtures)",
     "destructive": "writes past a memory limit on purpose (may OOM-kill or evict the pod)",
+    "multinode": "needs two Ready nodes (fails on a single-node cluster: deselect it there with "
+    "-m 'not multinode')",
     "cluster_scoped": "creates a cluster-scoped object (a RuntimeClass) for the test; deselect "
     "on shared clusters with -m 'not cluster_scoped' (RBAC: manifests/rbac/podshm-runner.yaml)",
     "bench": "benchmark, deselected unless -m names it (e.g. -m bench)",

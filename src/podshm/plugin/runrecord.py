@@ -6,7 +6,6 @@ both, so ``podshm diff`` can say "Kubernetes v1.36.3 → v1.37.2: 2 new failures
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -229,8 +228,7 @@ class RunRecorder:
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         """Say where the record went, next to pytest's "generated xml file" line."""
-        with contextlib.suppress(Exception):
-            for problem in self.problems:
-                terminalreporter.write_line(f"podshm: run record: {problem}")
-            if self.written is not None:
-                terminalreporter.write_sep("-", f"podshm run record: {self.written}")
+        for problem in self.problems:
+            terminalreporter.write_line(f"podshm: run record: {problem}")
+        if self.written is not None:
+            terminalreporter.write_sep("-", f"podshm run record: {self.written}")

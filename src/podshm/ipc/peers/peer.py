@@ -254,6 +254,7 @@ def run_peer(spec: PeerSpec, report: Report) -> None:
     )
     counters = Counters()
     transport = CLASSES[spec.transport](end)
+    cleanup_errors: list[str] = []
     try:
         with TimeLimit(spec.timeout_s) as limit, pinned(spec.cpu):
             report["cpus_allowed"] = sorted(os.sched_getaffinity(0))
@@ -266,12 +267,19 @@ def run_peer(spec: PeerSpec, report: Report) -> None:
                 except PeerTimeout:  # it surfaced at this first call after a failed one
                     limit.disarm()
                 report["cpu_end"] = current_cpu()
-                transport.close()
+                cleanup_errors = transport.close()
     except _LIBRARY_ERRORS as exc:
         raise failed(exc, f"{spec.transport} {spec.role} failed: {exc}") from exc
     finally:
         report["objects"] = transport.objects
+        report["cleanup_errors"] = cleanup_errors
     report.update(summarise(spec, counters))
+    if cleanup_errors:
+        raise failed(
+            RuntimeError("; ".join(cleanup_errors)),
+            f"{spec.transport} {spec.role}: could not release everything: "
+            + "; ".join(cleanup_errors),
+        )
 
 
 def spec_from_args(args: argparse.Namespace) -> PeerSpec:

@@ -96,11 +96,17 @@ class Transport:
         """Client side: wait for the server's ready file."""
         return wait_ready(self.end.directory, self.end.tag)
 
-    def close(self) -> None:
-        """Release everything, never raising: a failed removal must not hide the result."""
+    def close(self) -> list[str]:
+        """Release everything, going on past a failure so the rest is still released; returns
+        one line per failed step (the caller reports them: a leaked object is a failure)."""
+        errors = []
         while self._cleanups:
-            with contextlib.suppress(Exception):
-                self._cleanups.pop()()
+            action = self._cleanups.pop()
+            try:
+                action()
+            except Exception as exc:  # collected and reported by the caller, never dropped
+                errors.append(f"{getattr(action, '__qualname__', action)}: {exc!r}")
+        return errors
 
 
 def _unlink(path: str) -> None:
