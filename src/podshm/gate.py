@@ -112,7 +112,6 @@ def check_pre_upgrade_pod(pod: PodHandle, final: bool) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """The whole rehearsal; see the module docstring."""
-    from podshm.image import build as image_build
     from podshm.localcluster import lifecycle, upgrade
     from podshm.localcluster.layout import Layout
 
@@ -125,9 +124,8 @@ def run(args: argparse.Namespace) -> int:
             "run `podshm cluster down` first (the gate brings the cluster up itself)",
         )
     with clock.part(f"cluster up at {path[0].kubernetes}"):
-        image = image_build.build_test_image(progress=image_build.stderr_progress())
-        lifecycle.up(path[0].kubernetes, images={image.ref: image.archive_path})
-    settings = resolve({"local": True, "image": image.ref})
+        _info, image = lifecycle.up_with_test_image(path[0].kubernetes)
+    settings = resolve({"local": True, "image": image})
     cluster = connect_target(choose(settings))
     reports = Path(args.reports_dir) / time.strftime("gate-%Y%m%d-%H%M%S")
     reports.mkdir(parents=True, exist_ok=True)
@@ -136,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     code, previous, problems = 0, None, []
     try:
         ns = namespaces.create(test_id="podshm gate: the pod made before the upgrade")
-        options = PodOptions(image.ref, "IfNotPresent", run_id, expiry_s=3600)
+        options = PodOptions(image, "IfNotPresent", run_id, expiry_s=3600)
         pod = launch_pod(cluster.api, ns.name, render_pod("ipc-pair.yaml", "gate", options))
         for argv in (ipc.sysv_shm_send(GATE_TEXT), ipc.posix_shm_send(GATE_TEXT)):
             made = pod.run_ipc("sender", *argv)

@@ -19,7 +19,6 @@ from podshm.target import Target, choose, connect_target, find_image
 
 def _start_or_reuse_local(settings: Settings, target: Target, start: bool) -> Settings:
     """Make sure the local cluster runs and holds this podshm's test image (built, cached)."""
-    from podshm.image import build as image_build
     from podshm.localcluster import components, lifecycle
     from podshm.localcluster.layout import Layout
 
@@ -30,10 +29,9 @@ def _start_or_reuse_local(settings: Settings, target: Target, start: bool) -> Se
             "pass --start-cluster to start it (or run `podshm cluster up`), or point "
             "KUBECONFIG / --kubeconfig at another cluster",
         )
-    image = image_build.build_test_image(progress=image_build.stderr_progress())
     # A running cluster is reused whatever its version (it only gets the image imported).
-    lifecycle.up(version or components.DEFAULT_K8S_VERSION, images={image.ref: image.archive_path})
-    return dataclasses.replace(settings, local=True, image=settings.image or image.ref)
+    _info, image = lifecycle.up_with_test_image(version or components.DEFAULT_K8S_VERSION)
+    return dataclasses.replace(settings, local=True, image=settings.image or image)
 
 
 def prepare(settings: Settings, start_cluster: bool = False) -> tuple[Settings, Target, Cluster]:

@@ -14,8 +14,9 @@ import random
 import tarfile
 from pathlib import Path
 
+from podshm import testimage
 from podshm.cache import content_tag
-from podshm.image import oci, wheels
+from podshm.image import oci
 
 REF = "podshm.local/podshm-test:0123456789ab"
 
@@ -174,16 +175,16 @@ def test_tag_changes_when_a_source_file_changes(tmp_path: Path) -> None:
     (pkg / "ipc").mkdir(parents=True)
     (pkg / "__init__.py").write_text("")
     (pkg / "ipc" / "cli.py").write_text("def main():\n    return 0\n")
-    before = wheels.source_digest(pkg)
+    before = testimage.source_digest(pkg)
     # bytecode is not source: it must not change the tag
     (pkg / "ipc" / "__pycache__").mkdir()
     (pkg / "ipc" / "__pycache__" / "cli.cpython-311.pyc").write_bytes(b"junk")
-    assert wheels.source_digest(pkg) == before
+    assert testimage.source_digest(pkg) == before
     tag_before = content_tag({"podshm_source": before})
     (pkg / "ipc" / "cli.py").write_text("def main():\n    return 1\n")
-    after = wheels.source_digest(pkg)
+    after = testimage.source_digest(pkg)
     assert after != before
     assert content_tag({"podshm_source": after}) != tag_before
     # a renamed file with the same content is a different source too
     (pkg / "ipc" / "cli.py").rename(pkg / "ipc" / "main.py")
-    assert wheels.source_digest(pkg) != after
+    assert testimage.source_digest(pkg) != after

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from podshm import cache
+from podshm import cache, testimage
 from podshm.errors import PodshmError
 from podshm.image import build, cli, load, rootfs, wheels
 
@@ -165,7 +165,7 @@ def test_usable_wheel_tags() -> None:
 
 
 def test_cache_refuses_the_git_work_tree(monkeypatch: pytest.MonkeyPatch) -> None:
-    tree = cache.work_tree_of(wheels.package_dir())
+    tree = cache.work_tree_of(testimage.package_dir())
     assert tree is not None
     monkeypatch.setenv("PODSHM_CACHE_DIR", str(tree / "cache"))
     with pytest.raises(PodshmError, match="inside the git work tree"):

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from podshm import testimage
 from podshm.cache import cache_root, content_tag
 from podshm.data import data_path
 from podshm.errors import PodshmError
@@ -131,7 +132,7 @@ def gather_test_image_inputs(
 
     Fetches the dependency wheels into the cache if they are missing (once).
     """
-    pkg_dir = wheels.package_dir()
+    pkg_dir = testimage.package_dir()
     sources = rootfs.read_sources_file(apt_sources) if apt_sources else rootfs.host_apt_sources()
     wheel_files = wheels.ensure_wheels(
         cache / "wheels", wheels.pinned_requirements(), progress=progress
@@ -148,8 +149,8 @@ def gather_test_image_inputs(
         "apt_sources": sources,
         "packages": rootfs.resolve_package_set(rootfs.INCLUDE),
         "wheels": {p.name: oci.sha256_file(p) for p in wheel_files},
-        "podshm_version": wheels.package_version(),
-        "podshm_source": wheels.source_digest(pkg_dir),
+        "podshm_version": testimage.package_version(),
+        "podshm_source": testimage.source_digest(pkg_dir),
         "scripts": dict(wheels.IMAGE_SCRIPTS),
         "ipcbench": native.ipcbench_inputs(),
         "config": _config_inputs(TEST_IMAGE_CONFIG),
@@ -208,12 +209,12 @@ def build_test_image(
             report("staging podshm and wheels for /usr/local")
             wheel_files = [root / "wheels" / name for name in sorted(inputs["wheels"])]
             wheels.stage_usr_local(
-                staging, wheel_files, wheels.package_dir(), inputs["podshm_version"]
+                staging, wheel_files, testimage.package_dir(), inputs["podshm_version"]
             )
             source = native.find_ipcbench_source()
             report(f"gcc {' '.join(native.IPCBENCH_CFLAGS)} {source}")
             native.build_ipcbench(staging / "bin" / native.IPCBENCH_NAME, source)
-            staged = wheels.source_digest(staging / wheels.SITE_PACKAGES / "podshm")
+            staged = testimage.source_digest(staging / wheels.SITE_PACKAGES / "podshm")
             if (
                 staged != inputs["podshm_source"]
                 or oci.sha256_file(source) != inputs["ipcbench"]["source"]

@@ -25,10 +25,6 @@ from pathlib import Path
 
 from podshm.errors import PodshmError
 from podshm.testimage import (
-    IMAGE_PAYLOAD,
-    package_dir,
-    package_version,
-    source_digest,
     source_files,
 )
 
@@ -41,14 +37,6 @@ RUNTIME_DEPENDENCIES = ("sysv_ipc", "posix_ipc")
 IMAGE_SCRIPTS = {"podshm-ipc": "podshm.ipc.cli:main"}
 """Console scripts the image gets; `podshm` itself needs kubernetes, which it lacks."""
 INSTALLER = "podshm-image"
-
-__all__ = [
-    "IMAGE_PAYLOAD",
-    "package_dir",
-    "package_version",
-    "source_digest",
-    "source_files",
-]
 
 
 def pinned_requirements(names: Iterable[str] = RUNTIME_DEPENDENCIES) -> list[str]:

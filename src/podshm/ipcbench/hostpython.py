@@ -19,6 +19,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from podshm import testimage
 from podshm.cache import cache_root, content_tag
 from podshm.image import wheels
 
@@ -52,9 +53,9 @@ def _image_interpreter() -> str | None:
 def _staged(root: Path) -> Path:
     """The image's /usr/local tree (podshm.ipc + wheels), staged once per content hash."""
     wheel_files = wheels.ensure_wheels(root / "wheels", wheels.pinned_requirements())
-    pkg_dir = wheels.package_dir()
+    pkg_dir = testimage.package_dir()
     inputs = {
-        "podshm": wheels.source_digest(pkg_dir),
+        "podshm": testimage.source_digest(pkg_dir),
         "wheels": sorted(p.name for p in wheel_files),
     }
     base = root / "bench-python"
@@ -65,7 +66,7 @@ def _staged(root: Path) -> Path:
         if not target.is_dir():
             with tempfile.TemporaryDirectory(prefix=".build-", dir=base) as tmp:
                 staging = Path(tmp, "usr-local")
-                wheels.stage_usr_local(staging, wheel_files, pkg_dir, wheels.package_version())
+                wheels.stage_usr_local(staging, wheel_files, pkg_dir, testimage.package_version())
                 os.replace(staging, target)
         old = sorted(
             (p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")),

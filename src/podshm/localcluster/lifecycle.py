@@ -173,6 +173,15 @@ def import_images(
     _announce_test_image(layout, info.node, images)
 
 
+def up_with_test_image(k8s_version: str, log: TextIO = sys.stderr) -> tuple[ClusterInfo, str]:
+    """Start (or reuse) the cluster with this podshm's test image built (cached) and imported;
+    returns the cluster and the image reference."""
+    from podshm.image import build as image_build
+
+    image = image_build.build_test_image(progress=image_build.stderr_progress())
+    return up(k8s_version, images={image.ref: image.archive_path}, log=log), image.ref
+
+
 def _announce_test_image(layout: Layout, node: str, images: dict[str, Path]) -> None:
     """Annotate the node with the test image just imported: runs find it there, whatever
     kubeconfig names this cluster (``podshm.target.find_image``)."""

@@ -156,7 +156,7 @@ def _kind(*args: str, log: TextIO | None = None, check: bool = True) -> subproce
 
 
 def _kubectl(*args: str) -> str:
-    k8s = gobuild.built_bin_dir(kind_components.kubernetes(_version()))
+    k8s = gobuild.built_bin_dir(gobuild.kubernetes_from_module(_version()))
     kubectl = str(k8s / "kubectl") if k8s else "kubectl"
     proc = subprocess.run(
         [kubectl, "--kubeconfig", str(kubeconfig_path()), *args],

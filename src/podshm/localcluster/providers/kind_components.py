@@ -87,7 +87,7 @@ def crictl(version: str = CRICTL_VERSION) -> GoComponent:
 
 
 def cni_plugins(version: str = CNI_PLUGINS_VERSION) -> GoComponent:
-    """The four plugins kind's base image carries in /opt/cni/bin."""
+    """The CNI plugins the node image carries in /opt/cni/bin (ptp is the one pods use)."""
     mod = "github.com/containernetworking/plugins"
     return GoComponent(
         name="cni-plugins",
@@ -135,11 +135,6 @@ def kubeadm(k8s_version: str) -> GoComponent:
     )
 
 
-def kubernetes(k8s_version: str) -> GoComponent:
-    """The control plane, kubelet and kubectl: the very binaries the local cluster runs."""
-    return gobuild.kubernetes_from_module(k8s_version)
-
-
 def all_components(k8s_version: str, coredns_version: str) -> list[GoComponent]:
     """Everything a kind cluster at ``k8s_version`` needs, cheapest first."""
     return [
@@ -149,7 +144,7 @@ def all_components(k8s_version: str, coredns_version: str) -> list[GoComponent]:
         local_path_provisioner(),
         coredns(coredns_version),
         kubeadm(k8s_version),
-        kubernetes(k8s_version),
+        gobuild.kubernetes_from_module(k8s_version),
         components.containerd(),
         components.runc(),
         components.etcd(),

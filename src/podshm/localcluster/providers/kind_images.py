@@ -109,7 +109,7 @@ def _binary_image(
 def build_all(k8s_version: str, log: TextIO = sys.stderr) -> list[ComponentImage]:
     """Build (or reuse) every image kubeadm and kind's storage start at ``k8s_version``."""
     kubeadm_bin = gobuild.build(kind_components.kubeadm(k8s_version), log=log)
-    k8s_bin = gobuild.build(kind_components.kubernetes(k8s_version), log=log)
+    k8s_bin = gobuild.build(gobuild.kubernetes_from_module(k8s_version), log=log)
     wanted = kubeadm_images(kubeadm_bin / "kubeadm", k8s_version)
     etcd_bin = gobuild.build(kind_components.components.etcd(), log=log)
     coredns_bin = gobuild.build(

@@ -120,7 +120,7 @@ def stage(staging: Path, k8s_version: str, pause_ref: str, log: TextIO) -> dict[
         "crictl": gobuild.build(kind_components.crictl(), log=log),
         "cni": gobuild.build(kind_components.cni_plugins(), log=log),
         "kubeadm": gobuild.build(kind_components.kubeadm(k8s_version), log=log),
-        "k8s": gobuild.build(kind_components.kubernetes(k8s_version), log=log),
+        "k8s": gobuild.build(gobuild.kubernetes_from_module(k8s_version), log=log),
     }
     for name in ("containerd", "ctr", "containerd-shim-runc-v2"):
         _copy(bins["containerd"] / name, staging / "usr/local/bin" / name, 0o755)
