@@ -1,8 +1,8 @@
 """`podshm cluster up|down|status|logs|kubeconfig|versions [--provider local|kind]`.
 
-A provider is one module under ``podshm.localcluster.providers`` with the same calls (up,
-down, status, kubeconfig_path, load_image, logs); this file picks one by name and never
-branches on which it has.
+A provider is one module under ``podshm.localcluster.providers`` with the same calls
+(validate, up, down, status, kubeconfig_path, load_image, logs); this file picks one by name
+and never branches on which it has.
 """
 
 from __future__ import annotations
@@ -93,13 +93,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _up(args: argparse.Namespace) -> int:
+    chosen = provider(args.provider)
+    chosen.validate(args.k8s_version, args.nodes)  # a bad version or node count fails at once
     images = {}
     if not args.no_test_image:
         from podshm.image import build as image_build
 
         built = image_build.build_test_image(progress=image_build.stderr_progress())
         images[built.ref] = built.archive_path
-    chosen = provider(args.provider)
     chosen.up(args.k8s_version, args.nodes, sys.stderr, images)
     print(chosen.kubeconfig_path())
     return 0

@@ -25,7 +25,7 @@ from typing import TextIO
 
 from podshm.errors import PodshmError
 from podshm.image import oci
-from podshm.localcluster import gobuild
+from podshm.localcluster import gobuild, versions
 from podshm.localcluster.providers import docker_engine, kind_components, kind_node_image
 
 CLUSTER = "podshm"
@@ -236,6 +236,13 @@ def _wait_ready(count: int, log: TextIO, timeout: float = 300) -> None:
             return
         time.sleep(3)
     raise PodshmError(f"kind nodes not Ready after {timeout:.0f}s", "podshm cluster logs <node>")
+
+
+def validate(k8s_version: str, nodes: int) -> None:
+    """Refuse what this provider cannot run, before anything is built."""
+    versions.pins_for(k8s_version)
+    if nodes < 1:
+        raise PodshmError(f"a kind cluster needs at least one node, not {nodes}", "pass --nodes 3")
 
 
 def up(

@@ -12,11 +12,21 @@ from typing import TextIO
 
 from podshm.errors import PodshmError
 from podshm.image import oci
-from podshm.localcluster import daemons, lifecycle
+from podshm.localcluster import daemons, lifecycle, versions
 from podshm.localcluster.layout import Layout
 from podshm.localcluster.plan import START_ORDER
 
 NAME = "local"
+
+
+def validate(k8s_version: str, nodes: int) -> None:
+    """Refuse what this provider cannot run, before anything is built."""
+    versions.pins_for(k8s_version)
+    if nodes != 1:
+        raise PodshmError(
+            f"the local provider runs one node, {nodes} were asked for",
+            "use --provider kind for several nodes",
+        )
 
 
 def up(
@@ -27,11 +37,7 @@ def up(
 ) -> Path:
     """Start (or reuse) the cluster with ``images`` imported (while it starts); returns its
     kubeconfig. One node only."""
-    if nodes != 1:
-        raise PodshmError(
-            f"the local provider runs one node, {nodes} were asked for",
-            "use --provider kind for several nodes",
-        )
+    validate(k8s_version, nodes)
     return Path(lifecycle.up(k8s_version, images=images, log=log).kubeconfig)
 
 
