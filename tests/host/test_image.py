@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from podshm import testimage
-from podshm.image import build, cli, load, rootfs, wheels
+from podshm.image import build, cli, load, rootfs
 
 INSTALL_HINT = "run scripts/install-image-deps.sh (as root) to install them"
 MiB = 1024 * 1024
@@ -249,7 +249,7 @@ def test_rebuild_with_same_inputs_is_a_no_op(
     snapshot = tmp_path / "podshm"
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo")
     shutil.copytree(testimage.package_dir(), snapshot, ignore=ignore)
-    monkeypatch.setattr(wheels, "package_dir", lambda: snapshot)
+    monkeypatch.setattr(testimage, "package_dir", lambda: snapshot)
     first = build.build_test_image()
     before = first.archive_path.stat().st_mtime_ns
 
