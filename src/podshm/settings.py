@@ -21,6 +21,7 @@ from podshm.kube.namespaces import validate_prefix
 
 PULL_POLICIES = ("IfNotPresent", "Never", "Always")
 DEFAULT_POD_TIMEOUT = 120.0
+DEFAULT_PRESTART = 8
 DEFAULT_EXPIRY = "30m"
 """Covers the longest scenario (a benchmark test, ~2 min) many times over."""
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -136,6 +137,16 @@ SETTINGS: tuple[Setting, ...] = (
         cli=False,
     ),
     Setting(
+        "prestart",
+        "PODSHM_PRESTART",
+        "how many tests ahead podshm creates each test's namespace and declared pods, so the "
+        "kubelet starts them while earlier tests run (0: each test creates its own when it "
+        "starts; always 0 under pytest-xdist)",
+        default=str(DEFAULT_PRESTART),
+        metavar="N",
+        cli=False,
+    ),
+    Setting(
         "namespace_prefix",
         "PODSHM_NAMESPACE_PREFIX",
         "prefix of the per-test namespaces <prefix>-<runid>-<short>",
@@ -182,6 +193,7 @@ class Settings:
     nodes: str | None
     pod_timeout: float
     expiry: float
+    prestart: int
     namespace_prefix: str
     keep_namespaces_on_failure: bool
     expectations: str | None
@@ -234,6 +246,19 @@ def _choice(setting: Setting, value: Any) -> str:
     return str(value)
 
 
+def _count(setting: Setting, value: Any) -> int:
+    try:
+        count = int(value)
+        if count < 0:
+            raise ValueError
+    except (TypeError, ValueError) as err:
+        raise PodshmError(
+            f"{setting.names()}: {value!r} is not a whole number >= 0",
+            f"pass e.g. {setting.pytest_flag} 8 (0 turns it off)",
+        ) from err
+    return count
+
+
 def _prefix(setting: Setting, value: Any) -> str:
     return validate_prefix(str(value))
 
@@ -261,6 +286,7 @@ def _duration(setting: Setting, value: Any) -> float:
 CHECKS: dict[str, Callable[[Setting, Any], Any]] = {
     "expiry": _duration,
     "pod_timeout": _timeout,
+    "prestart": _count,
     "namespace_prefix": _prefix,
 }
 

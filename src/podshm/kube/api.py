@@ -19,8 +19,9 @@ from kubernetes.stream import stream
 
 from podshm.errors import PodshmError
 
-# kubernetes.stream.stream() swaps ApiClient.call_api while it opens the websocket; two threads
-# doing that at once could leave the client patched for good. Opening is serialized; the
+# kubernetes.stream.stream() swaps ApiClient.call_api while it opens the websocket: any other
+# call on that client meanwhile (another thread's create_pod) goes out as a websocket and
+# fails. Execs therefore get an ApiClient of their own, and opening one is serialized; the
 # returned streams are then independent.
 _STREAM_LOCK = threading.Lock()
 
@@ -57,6 +58,8 @@ class KubeApi:
         self.authz = client.AuthorizationV1Api(api_client)
         self.version_api = client.VersionApi(api_client)
         self.node_api = client.NodeV1Api(api_client)
+        # Only exec_stream uses this client (see _STREAM_LOCK).
+        self.exec_core = client.CoreV1Api(client.ApiClient(api_client.configuration))
 
     @property
     def host(self) -> str:
@@ -230,7 +233,7 @@ class KubeApi:
         """Open an exec websocket (stdout+stderr, no stdin, no tty); the caller drives it."""
         with _STREAM_LOCK:
             return stream(
-                self.core.connect_get_namespaced_pod_exec,
+                self.exec_core.connect_get_namespaced_pod_exec,
                 pod,
                 namespace,
                 command=argv,

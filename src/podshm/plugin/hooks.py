@@ -22,6 +22,7 @@ from podshm.plugin.lifetime import (
     sweep_worker,
 )
 from podshm.plugin.markers import mark_and_deselect, register_markers
+from podshm.plugin.prestart import advance, start_prestart
 from podshm.plugin.report import (
     P_NAMESPACE,
     REPORTS_KEY,
@@ -138,12 +139,18 @@ class SessionHooks:
             self.state.cluster()
             self.state.nodes()
             lines = start_of_run(self.state)
+            start_prestart(self.state, session.items)
         except PodshmError as err:
             pytest.exit(f"podshm: {err}", returncode=EXIT_NO_CLUSTER)
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         for line in lines:
             if reporter is not None:
                 reporter.write_line(line)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        """Keep the next tests' namespaces and pods being created while this one runs."""
+        advance(item)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(

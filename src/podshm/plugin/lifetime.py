@@ -20,6 +20,7 @@ from podshm.kube.namespaces import (
     sweep_leftovers,
     sweep_run,
 )
+from podshm.plugin.prestart import stop_prestart
 from podshm.plugin.state import RunState
 
 
@@ -78,6 +79,7 @@ def cleanup(state: RunState, interrupted: bool = False) -> None:
     Ctrl-C may be unknown to the manager). Failures are kept in ``state.sweep`` for the
     summary and the exit status.
     """
+    stop_prestart(state.config)
     result = SweepResult()
     manager = state.namespace_manager
     if manager is not None:

@@ -21,6 +21,8 @@ MARKERS: dict[str, str] = {
     "cluster_scoped": "creates a cluster-scoped object (a RuntimeClass) for the test; deselect "
     "on shared clusters with -m 'not cluster_scoped' (RBAC: manifests/rbac/podshm-runner.yaml)",
     "bench": "benchmark, deselected unless -m names it (e.g. -m bench)",
+    "podshm_pod": "(manifest, **params) a pod the test starts with podshm_pod(manifest, "
+    "**params), created ahead of the test in its own namespace (--podshm-prestart)",
 }
 CLUSTER_FIXTURES = frozenset(
     {"podshm_cluster", "podshm_namespace", "podshm_namespace_factory", "podshm_pod"}

@@ -13,6 +13,7 @@ from podshm.suite import helpers as ipc
 
 pytestmark = [pytest.mark.shm]
 FILL_TIMEOUT_S = 240.0
+SIZE_LIMIT = "256Mi"
 
 
 def measure(pod, podshm_expect, podshm_record, scenario: str, key: str | None = None):
@@ -55,6 +56,7 @@ def fill_to_enospc(pod, podshm_record, info) -> None:
     assert (fill.get("after_write") or {}).get("free_bytes", 0) == 0, fill.describe()
 
 
+@pytest.mark.podshm_pod("devshm-default.yaml")
 def test_default_devshm_is_64mib_and_fills_to_enospc(podshm_pod, podshm_expect, podshm_record):
     """No volume: the runtime's 64 MiB tmpfs; writing stops at 67108864 bytes with ENOSPC."""
     pod = podshm_pod("devshm-default.yaml")
@@ -63,6 +65,7 @@ def test_default_devshm_is_64mib_and_fills_to_enospc(podshm_pod, podshm_expect, 
     fill_to_enospc(pod, podshm_record, info)
 
 
+@pytest.mark.podshm_pod("devshm-memory.yaml")
 def test_memory_emptydir_without_sizelimit(podshm_pod, podshm_expect, podshm_record):
     """medium: Memory alone: sized by node allocatable memory (not filled: that is the node)."""
     pod = podshm_pod("devshm-memory.yaml")
@@ -70,21 +73,29 @@ def test_memory_emptydir_without_sizelimit(podshm_pod, podshm_expect, podshm_rec
     assert_size(expectation, info)
 
 
+@pytest.mark.podshm_pod("devshm-memory-sizelimit.yaml", size_limit=SIZE_LIMIT)
 def test_memory_emptydir_with_sizelimit_fills_to_enospc(podshm_pod, podshm_expect, podshm_record):
     """sizeLimit 256Mi: the tmpfs is 256 MiB and writing past it fails with ENOSPC."""
-    pod = podshm_pod("devshm-memory-sizelimit.yaml", size_limit="256Mi")
+    pod = podshm_pod("devshm-memory-sizelimit.yaml", size_limit=SIZE_LIMIT)
     expectation, info = measure(pod, podshm_expect, podshm_record, "devshm-memory-sizelimit")
     assert_size(expectation, info)
     fill_to_enospc(pod, podshm_record, info)
+
+
+def memlimit_pod(memory_limit: str) -> pytest.MarkDecorator:
+    """The pod of one memory-limit case (created ahead of the test: podshm.plugin.prestart)."""
+    return pytest.mark.podshm_pod(
+        "devshm-memory-sizelimit-memlimit.yaml", size_limit=SIZE_LIMIT, memory_limit=memory_limit
+    )
 
 
 @pytest.mark.parametrize(
     "memory_limit",
     [
         # Two containers x 64Mi = a 128Mi pod limit below sizeLimit 256Mi: seed 001's "128M".
-        pytest.param("64Mi", id="64Mi-per-container"),
+        pytest.param("64Mi", id="64Mi-per-container", marks=memlimit_pod("64Mi")),
         # Two containers x 128Mi = 256Mi: the pod limit is the SUM, not one container's limit.
-        pytest.param("128Mi", id="128Mi-per-container"),
+        pytest.param("128Mi", id="128Mi-per-container", marks=memlimit_pod("128Mi")),
     ],
 )
 def test_memory_emptydir_sizelimit_and_memory_limit(
@@ -92,13 +103,14 @@ def test_memory_emptydir_sizelimit_and_memory_limit(
 ):
     """sizeLimit 256Mi and limits.memory on every container: the smaller of the two wins."""
     pod = podshm_pod(
-        "devshm-memory-sizelimit-memlimit.yaml", size_limit="256Mi", memory_limit=memory_limit
+        "devshm-memory-sizelimit-memlimit.yaml", size_limit=SIZE_LIMIT, memory_limit=memory_limit
     )
     scenario = f"devshm-memory-sizelimit-memlimit[{memory_limit}/container]"
     expectation, info = measure(pod, podshm_expect, podshm_record, scenario)
     assert_size(expectation, info)
 
 
+@pytest.mark.podshm_pod("devshm-disk.yaml")
 def test_disk_emptydir_is_not_tmpfs(podshm_pod, podshm_expect, podshm_record):
     """A disk-backed emptyDir at /dev/shm works as a directory but is not memory."""
     pod = podshm_pod("devshm-disk.yaml")
@@ -110,17 +122,25 @@ def test_disk_emptydir_is_not_tmpfs(podshm_pod, podshm_expect, podshm_record):
 
 # Every branch of the kubelet's sizing rule (podshm.expectations.pod_memory_limit and
 # memory_emptydir_size), each with its own pod, the expectation computed from the admitted pod.
+def branch(manifest: str, case_id: str, **params: str) -> object:
+    """One case of the sizing rule: its manifest, placeholder values, and its declared pod."""
+    return pytest.param(
+        manifest, params, id=case_id, marks=pytest.mark.podshm_pod(manifest, **params)
+    )
+
+
 SIZING_BRANCHES = [
-    pytest.param("devshm-memory-one-limit.yaml", {}, id="one-container-limited"),
-    pytest.param("devshm-memory-init-limit.yaml", {}, id="init-container-above-sum"),
-    pytest.param("devshm-memory-sidecar.yaml", {}, id="sidecar-adds-to-sum"),
-    pytest.param("devshm-memory-sidecar-init-order.yaml", {}, id="sidecar-then-unlimited-init"),
-    pytest.param("devshm-memory-pod-limit.yaml", {}, id="pod-level-limit"),
-    pytest.param("devshm-memory-empty-pod-resources.yaml", {}, id="empty-pod-level-resources"),
-    pytest.param(
+    branch("devshm-memory-one-limit.yaml", "one-container-limited"),
+    branch("devshm-memory-init-limit.yaml", "init-container-above-sum"),
+    branch("devshm-memory-sidecar.yaml", "sidecar-adds-to-sum"),
+    branch("devshm-memory-sidecar-init-order.yaml", "sidecar-then-unlimited-init"),
+    branch("devshm-memory-pod-limit.yaml", "pod-level-limit"),
+    branch("devshm-memory-empty-pod-resources.yaml", "empty-pod-level-resources"),
+    branch(
         "devshm-memory-sizelimit-memlimit.yaml",
-        {"size_limit": "1Gi", "memory_limit": "128Mi"},
-        id="sizelimit-above-pod-limit",
+        "sizelimit-above-pod-limit",
+        size_limit="1Gi",
+        memory_limit="128Mi",
     ),
 ]
 

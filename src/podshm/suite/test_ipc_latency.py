@@ -22,6 +22,7 @@ from podshm.ipcbench.measure import run_benchmark
 pytestmark = [pytest.mark.bench]
 
 
+@pytest.mark.podshm_pod("bench-pair.yaml")
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_transport_pod_vs_host(podshm_pod, podshm_record, transport):
     """Latency (p50, p99) and throughput of one transport, pod vs host, as junit properties."""

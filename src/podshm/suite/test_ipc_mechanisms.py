@@ -34,13 +34,27 @@ MECHANISMS = {
     "posix-mq": Mechanism("ipc-pair.yaml", ipc.posix_mq_send(), ipc.posix_mq_recv()),
 }
 MARKS = {"sysv": pytest.mark.sysv, "posix": pytest.mark.posix}
+SHARE_PID = {"own-pid-ns": False, "shared-pid-ns": True}
 
 
-@pytest.mark.parametrize("share_pid", [False, True], ids=["own-pid-ns", "shared-pid-ns"])
-@pytest.mark.parametrize(
-    "mechanism",
-    [pytest.param(name, marks=MARKS[name.split("-")[0]], id=name) for name in MECHANISMS],
-)
+def cases() -> list[object]:
+    """Every mechanism with and without a shared PID namespace, each with its declared pod."""
+    return [
+        pytest.param(
+            name,
+            share_pid,
+            id=f"{name}-{share_id}",
+            marks=[
+                MARKS[name.split("-")[0]],
+                pytest.mark.podshm_pod(m.manifest, share_process_namespace=share_pid),
+            ],
+        )
+        for share_id, share_pid in SHARE_PID.items()
+        for name, m in MECHANISMS.items()
+    ]
+
+
+@pytest.mark.parametrize(("mechanism", "share_pid"), cases())
 def test_ipc_between_containers(podshm_pod, podshm_record, mechanism, share_pid):
     """The sender's object reaches the receiver in the other container."""
     m = MECHANISMS[mechanism]

@@ -39,6 +39,7 @@ def create_all_and_list(owner):
     return owned, owned_objects
 
 
+@pytest.mark.podshm_pod("isolation-owner.yaml")
 def test_second_pod_on_same_node_sees_none_of_the_first_pods_ipc(podshm_pod, podshm_record):
     """Pod 2 on pod 1's node: other IPC namespace, none of pod 1's five objects visible."""
     owner = podshm_pod("isolation-owner.yaml")
@@ -69,6 +70,7 @@ def test_hostipc_pod_is_rejected_by_pod_security(podshm_pod, podshm_namespace_fa
     assert "PodSecurity" in err.message and "hostIPC" in err.message, str(err)
 
 
+@pytest.mark.podshm_pod("sysctl-ipc.yaml")
 def test_ipc_sysctl_is_seen_by_both_containers(podshm_pod):
     """securityContext.sysctls kernel.shm_rmid_forced=1 reaches every container of the pod."""
     pod = podshm_pod("sysctl-ipc.yaml")

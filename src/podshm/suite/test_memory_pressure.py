@@ -35,9 +35,14 @@ def classify(fill, pod) -> str:
     return f"other (exit {fill.exit_code}, stopped_on {ipc.stop_reason(fill)})"
 
 
+MANIFEST = "devshm-memory-sizelimit-memlimit.yaml"
+PARAMS = {"size_limit": "1Gi", "memory_limit": "64Mi"}
+
+
+@pytest.mark.podshm_pod(MANIFEST, **PARAMS)
 def test_fill_past_memory_limit(podshm_pod, podshm_expect, podshm_record):
     """sizeLimit 1Gi over a 128Mi pod limit (64Mi per container): fill until it stops."""
-    pod = podshm_pod("devshm-memory-sizelimit-memlimit.yaml", size_limit="1Gi", memory_limit="64Mi")
+    pod = podshm_pod(MANIFEST, **PARAMS)
     info = pod.run_ipc("sender", *ipc.shm_info())
     assert info.ok, info.describe()
     expectation = podshm_expect.devshm(

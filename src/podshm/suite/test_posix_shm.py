@@ -14,6 +14,7 @@ from podshm.suite import helpers as ipc
 pytestmark = [pytest.mark.posix]
 
 
+@pytest.mark.podshm_pod("posix-shm.yaml")
 def test_posix_shm_with_semaphore_between_containers(podshm_pod):
     """The receiver waits on the semaphore, then reads exactly the sender's text."""
     pod = podshm_pod("posix-shm.yaml")

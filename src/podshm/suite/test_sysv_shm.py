@@ -15,6 +15,7 @@ from podshm.suite import helpers as ipc
 pytestmark = [pytest.mark.sysv]
 
 
+@pytest.mark.podshm_pod("sysv-shared-ftok.yaml")
 def test_shared_ftok_file_gives_both_containers_the_segment(podshm_pod, podshm_record):
     """podsendershared_success.yaml: same file, same key, the receiver reads the text."""
     pod = podshm_pod("sysv-shared-ftok.yaml")
@@ -30,6 +31,7 @@ def test_shared_ftok_file_gives_both_containers_the_segment(podshm_pod, podshm_r
     assert got.get("shmid") == sent.get("shmid"), "and attach the same segment"
 
 
+@pytest.mark.podshm_pod("sysv-no-shared-file.yaml")
 def test_missing_ftok_file_fails_fast_with_enoent(podshm_pod):
     """podsendershared_failed.yaml: ftok("/dummy") fails at once instead of looping forever."""
     pod = podshm_pod("sysv-no-shared-file.yaml")  # FTOK_PATH=/dummy, which does not exist
@@ -41,6 +43,7 @@ def test_missing_ftok_file_fails_fast_with_enoent(podshm_pod):
     assert got.exec.elapsed_s < 8, f"ftok() should fail without waiting\n{got.describe()}"
 
 
+@pytest.mark.podshm_pod("sysv-no-shared-file.yaml", ftok_path="/private/me")
 def test_private_ftok_files_give_different_keys_and_nothing_is_shared(podshm_pod, podshm_record):
     """Same path, different files (one emptyDir per container): two keys, receiver times out."""
     pod = podshm_pod("sysv-no-shared-file.yaml", ftok_path="/private/me")

@@ -1,0 +1,219 @@
+"""Pods ahead of their tests: while one test runs, the next tests' namespaces and pods are
+created, so the kubelet starts them side by side and each test finds its pod running.
+
+A test declares the pods it starts with ``@pytest.mark.podshm_pod(manifest, **params)`` (on
+the function or on a ``pytest.param``); ``podshm_pod(manifest, **params)`` in the test then
+takes the pod prepared for it instead of creating one. Isolation is unchanged: a prepared pod
+lives in its own test's namespace, made for that test alone; nothing is shared or reused.
+How far ahead: ``--podshm-prestart N`` tests (0: every test creates its own pods as it runs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from podshm import manifests
+from podshm.kube.cluster import Cluster
+from podshm.kube.launch import PodOptions, launch_pod, render_pod
+from podshm.kube.namespaces import Namespace
+from podshm.kube.pods import PodHandle
+from podshm.plugin.state import RunState
+from podshm.settings import Settings
+
+MARKER = "podshm_pod"
+
+
+class PodshmWarning(pytest.PytestWarning):
+    """A suite mistake worth fixing that does not change a result."""
+
+
+NODE_FIXTURE = "podshm_target_node"
+
+
+@dataclass(frozen=True)
+class Declared:
+    """One pod a test starts: its manifest and placeholder values (as the test passes them)."""
+
+    manifest: str
+    params: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def of(cls, manifest: str, params: Mapping[str, manifests.ParamValue]) -> Declared:
+        """The key a ``podshm_pod(manifest, **params)`` call is matched by."""
+        return cls(manifest, tuple(sorted((k, str(v)) for k, v in params.items())))
+
+    def kwargs(self) -> dict[str, str]:
+        """The placeholder values, as keyword arguments."""
+        return dict(self.params)
+
+
+def declared_pods(item: pytest.Item) -> list[Declared]:
+    """The pods ``item`` declares, in the order it starts them."""
+    return [
+        Declared.of(mark.args[0], mark.kwargs) for mark in reversed(list(item.iter_markers(MARKER)))
+    ]
+
+
+def target_node(item: pytest.Item) -> str | None:
+    """The node ``--podshm-nodes`` gave this test (its ``podshm_target_node`` parameter)."""
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get(NODE_FIXTURE) if callspec is not None else None
+
+
+def pod_options(state: RunState, settings: Settings, node: str | None) -> PodOptions:
+    """What every pod of this run shares: image, pull policy, node, run id, lifetime."""
+    return PodOptions(
+        image=state.image,
+        pull_policy=settings.pull_policy,
+        run_id=state.run_id,
+        node=node or settings.node,
+        manifests=settings.manifests,
+        expiry_s=settings.expiry,
+        run_started=state.started,
+    )
+
+
+class PodNames:
+    """Pod names within one test: the manifest's name, then ``-2``, ``-3``..."""
+
+    def __init__(self) -> None:
+        self._used: set[tuple[str, str]] = set()
+
+    def next(self, manifest: str, namespace: str) -> str:
+        """A name not yet used in ``namespace`` by this test."""
+        base = Path(manifest).name.removesuffix(".yaml")[:50]
+        name, n = base, 1
+        while (namespace, name) in self._used:
+            n += 1
+            name = f"{base}-{n}"
+        self._used.add((namespace, name))
+        return name
+
+
+@dataclass
+class Prepared:
+    """A test's namespace and the pods created in it before the test started.
+
+    A pod that could not be created holds the error instead, raised where the test asks for
+    the pod, exactly as if the test had created it.
+    """
+
+    namespace: Namespace
+    names: PodNames
+    pods: dict[Declared, list[PodHandle | Exception]] = field(default_factory=dict)
+
+    def take(self, key: Declared) -> PodHandle | None:
+        """The prepared pod for ``key`` (None if there is none left); raises its error."""
+        found = self.pods.get(key)
+        if not found:
+            return None
+        pod = found.pop(0)
+        if isinstance(pod, Exception):
+            raise pod
+        return pod
+
+    def unused(self) -> list[str]:
+        """Prepared pods the test never asked for (a declaration that does not match)."""
+        return [f"{k.manifest} {k.kwargs()}" for k, left in self.pods.items() for _ in left]
+
+
+PREPARED_KEY = pytest.StashKey[Prepared]()
+
+
+def prepare(state: RunState, cluster: Cluster, item: pytest.Item) -> Prepared:
+    """Create ``item``'s namespace and declared pods (without waiting for them)."""
+    settings = state.require_settings()
+    namespace = state.namespaces().create("restricted", test_id=item.nodeid)
+    prepared = Prepared(namespace, PodNames())
+    options = pod_options(state, settings, target_node(item))
+    for key in declared_pods(item):
+        pod: PodHandle | Exception
+        try:
+            body = render_pod(
+                key.manifest,
+                prepared.names.next(key.manifest, namespace.name),
+                options,
+                pod_security=namespace.pod_security,
+                params=manifests.params_from_kwargs(key.kwargs()),
+                known_nodes=cluster.facts.nodes,
+            )
+            pod = launch_pod(cluster.api, namespace.name, body, wait=False)
+        except Exception as err:  # kept, and raised in the test that asks for this pod
+            pod = err
+        prepared.pods.setdefault(key, []).append(pod)
+    return prepared
+
+
+class Prestart:
+    """Keeps the namespaces and pods of the next ``window`` declaring tests created."""
+
+    def __init__(self, state: RunState, items: list[pytest.Item], window: int) -> None:
+        self.state = state
+        self.cluster = state.cluster()
+        state.namespaces()  # the one manager, made here: the pool's threads only use it
+        self.window = window
+        self.queue = [item for item in items if declared_pods(item)]
+        self.position = {item.nodeid: i for i, item in enumerate(self.queue)}
+        self.futures: dict[str, Future[Prepared]] = {}
+        self.submitted = 0
+        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="podshm-prestart")
+
+    def advance(self, item: pytest.Item) -> None:
+        """``item`` is about to run: make sure it and the next ``window`` tests are under way."""
+        here = self.position.get(item.nodeid)
+        if here is None:
+            return
+        while self.submitted < min(len(self.queue), here + 1 + self.window):
+            upcoming = self.queue[self.submitted]
+            self.futures[upcoming.nodeid] = self.pool.submit(
+                prepare, self.state, self.cluster, upcoming
+            )
+            self.submitted += 1
+
+    def take(self, item: pytest.Item) -> Prepared | None:
+        """``item``'s prepared namespace and pods, once created (None if none were planned)."""
+        future = self.futures.pop(item.nodeid, None)
+        if future is None:
+            return None
+        prepared = future.result()
+        item.stash[PREPARED_KEY] = prepared
+        return prepared
+
+    def close(self) -> None:
+        """Stop preparing; wait for creations in flight so clean-up sees every namespace."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+PRESTART_KEY = pytest.StashKey[Prestart]()
+
+
+def start_prestart(state: RunState, items: list[pytest.Item]) -> None:
+    """Plan this run's prestart, unless off (``--podshm-prestart 0``, xdist workers)."""
+    settings = state.require_settings()
+    if settings.prestart > 0 and not state.is_worker:
+        state.config.stash[PRESTART_KEY] = Prestart(state, items, settings.prestart)
+
+
+def advance(item: pytest.Item) -> None:
+    """``item`` is about to run: keep the next tests' pods coming."""
+    prestart = item.config.stash.get(PRESTART_KEY, None)
+    if prestart is not None:
+        prestart.advance(item)
+
+
+def take_prepared(item: pytest.Item) -> Prepared | None:
+    """The namespace and pods prepared for ``item`` (None when prestart is off)."""
+    prestart = item.config.stash.get(PRESTART_KEY, None)
+    return prestart.take(item) if prestart is not None else None
+
+
+def stop_prestart(config: pytest.Config) -> None:
+    """End of run or interrupt: no more creations (clean-up deletes what was made)."""
+    prestart = config.stash.get(PRESTART_KEY, None)
+    if prestart is not None:
+        prestart.close()
