@@ -6,6 +6,7 @@
 #   iproute2, mount             network interfaces and mounts (cluster teardown)
 #   gcc, libseccomp-dev, pkg-config  build runc with seccomp (RuntimeDefault profiles)
 #   docker.io                   the engine of the kind provider (podshm starts its own dockerd)
+#   crun                        the second runtime of the local cluster (--runtimes runc,crun)
 #   + scripts/install-image-deps.sh: mmdebstrap and friends for the offline test image
 # Go (1.26+, for Kubernetes, containerd, etcd and runc) must be on PATH; an older go
 # fetches the right toolchain itself through the Go module proxy (GOTOOLCHAIN=auto).
@@ -17,7 +18,7 @@ if [[ ${EUID:-$(id -u)} -ne 0 ]]; then
   exit 2
 fi
 
-packages=(containernetworking-plugins iproute2 mount gcc libseccomp-dev pkg-config python3-venv docker.io)
+packages=(containernetworking-plugins iproute2 mount gcc libseccomp-dev pkg-config python3-venv docker.io crun)
 missing=()
 for pkg in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)

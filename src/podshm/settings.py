@@ -121,6 +121,14 @@ SETTINGS: tuple[Setting, ...] = (
         metavar="all|SELECTOR",
     ),
     Setting(
+        "runtime_class",
+        "PODSHM_RUNTIME_CLASS",
+        "run every scenario once per RuntimeClass (spec.runtimeClassName): a name, "
+        "comma-separated names, or 'all' RuntimeClasses of the cluster; the summary prints "
+        "a matrix of scenarios by runtime class",
+        metavar="NAME[,NAME...]|all",
+    ),
+    Setting(
         "pod_timeout",
         "PODSHM_POD_TIMEOUT",
         "seconds to wait for a pod's containers to run (hopeless states fail at once)",
@@ -170,6 +178,16 @@ SETTINGS: tuple[Setting, ...] = (
         cli=False,
     ),
     Setting(
+        "deviations",
+        "PODSHM_DEVIATIONS",
+        "YAML file(s), comma-separated, declaring how scenarios differ under a runtime "
+        "(runtime, test, outcome, reason, link): such a failure is reported as a deviation, "
+        "and a deviation that no longer happens fails; podshm's own profiles (gVisor) are "
+        "always loaded",
+        metavar="FILE[,FILE...]",
+        cli=False,
+    ),
+    Setting(
         "manifests",
         "PODSHM_MANIFESTS",
         "a directory of your own pod manifests, searched before the shipped ones",
@@ -191,12 +209,14 @@ class Settings:
     pull_policy: str
     node: str | None
     nodes: str | None
+    runtime_class: str | None
     pod_timeout: float
     expiry: float
     prestart: int
     namespace_prefix: str
     keep_namespaces_on_failure: bool
     expectations: str | None
+    deviations: str | None
     manifests: str | None
 
     def env(self) -> dict[str, str]:

@@ -20,7 +20,7 @@ from podshm.errors import PodshmError
 from podshm.kube.access import DEFAULT_KUBECONFIG, existing_kubeconfigs, kubeconfig_paths
 from podshm.kube.api import api_error_message
 from podshm.kube.cluster import Cluster, open_cluster
-from podshm.kube.facts import ClusterFacts, NodeFacts
+from podshm.kube.facts import TEST_MADE, ClusterFacts, NodeFacts
 from podshm.settings import Settings
 
 LOCAL_NOT_RUNNING_FIX = (
@@ -132,3 +132,28 @@ def select_nodes(settings: Settings, cluster: Cluster) -> list[str]:
             "pass 'all' or a selector that matches Ready nodes (kubectl get nodes --show-labels)",
         )
     return ready
+
+
+def select_runtime_classes(settings: Settings, facts: ClusterFacts) -> list[str]:
+    """The RuntimeClasses every scenario runs under once each (``--podshm-runtime-class``).
+
+    ``all`` is every RuntimeClass of the cluster but those tests made for themselves; names
+    must exist. Selecting nothing is an error, not a silent empty run.
+    """
+    if not settings.runtime_class:
+        return []
+    known = [rc.name for rc in facts.runtime_classes if rc.managed_by != TEST_MADE]
+    if settings.runtime_class == "all":
+        chosen = sorted(known)
+    else:
+        chosen = list(dict.fromkeys(n.strip() for n in settings.runtime_class.split(",")))
+    missing = [n for n in chosen if n not in known]
+    if missing or not chosen:
+        raise PodshmError(
+            f"--podshm-runtime-class {settings.runtime_class!r}: "
+            + (f"no RuntimeClass {', '.join(missing)}" if missing else "selects none")
+            + f" on this cluster (it has: {', '.join(known) or 'none'})",
+            "pass existing names or 'all' (kubectl get runtimeclass); on podshm's local "
+            "cluster: podshm cluster up --runtimes runc,crun,gvisor",
+        )
+    return chosen

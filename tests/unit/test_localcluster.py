@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
+import tomllib
+from pathlib import Path
 
 import yaml
 
-from podshm.localcluster import components, configs, daemons, gobuild
+from podshm.localcluster import components, configs, daemons, gobuild, runtimes
 from podshm.localcluster.layout import Layout
 from podshm.localcluster.pki import Authority, Pair
 
@@ -72,13 +74,29 @@ def test_kubelet_config_for_cgroup_v1(tmp_path) -> None:
 def test_containerd_config_is_rendered_completely(tmp_path) -> None:
     layout = Layout(tmp_path)
     layout.config.mkdir(parents=True)
+    chosen = runtimes.select("crun")
+    binaries = {"runc": Path("/x/runc"), "crun": Path("/usr/bin/crun")}
+    tables = [
+        r.containerd_table(binaries, layout.runtime_root(r.name), layout.config) for r in chosen
+    ]
     text = configs.containerd_toml(
-        layout, runc="/x/runc", cni_bin="/usr/lib/cni", pause_image="podshm.local/pause:1"
+        layout, cni_bin="/usr/lib/cni", pause_image="podshm.local/pause:1", runtime_tables=tables
     ).read_text()
     assert "${" not in text
-    assert "sandbox = 'podshm.local/pause:1'" in text
-    assert "SystemdCgroup = false" in text
-    assert f'address = "{layout.containerd_socket}"' in text
+    config = tomllib.loads(text)
+    cri = config["plugins"]["io.containerd.cri.v1.runtime"]
+    assert config["plugins"]["io.containerd.cri.v1.images"]["pinned_images"]["sandbox"] == (
+        "podshm.local/pause:1"
+    )
+    assert config["grpc"]["address"] == str(layout.containerd_socket)
+    handlers = cri["containerd"]["runtimes"]
+    assert list(handlers) == ["runc", "crun"]
+    for name, handler in handlers.items():
+        options = handler["options"]
+        assert options["BinaryName"] == str(binaries[name])
+        assert options["SystemdCgroup"] is False
+        # Each runtime's state under podshm's own directory, never the host's /run/containerd.
+        assert Path(options["Root"]).is_relative_to(layout.root), options
 
 
 def test_certificates_are_reused_not_reissued(tmp_path) -> None:

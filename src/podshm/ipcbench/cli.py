@@ -13,7 +13,7 @@ from typing import Any
 from podshm.errors import PodshmError
 from podshm.ipc.parser import csv_of, message_size, one_of
 from podshm.ipc.peers.batch import IMPLS, PLACEMENTS
-from podshm.ipc.peers.wire import MODES, TRANSPORTS
+from podshm.ipc.peers.wire import MAX_SIZE, MIN_SIZE, MODES, TRANSPORTS
 from podshm.ipcbench.config import (
     DEFAULT_BUDGET_S,
     DEFAULT_PLACEMENTS,
@@ -39,7 +39,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     target = parser.add_argument_group("cluster and pod (the table of podshm.settings)")
-    add_cli_arguments(target, ("kubeconfig", "context", "local", "image", "pull_policy", "node"))
+    add_cli_arguments(
+        target,
+        ("kubeconfig", "context", "local", "image", "pull_policy", "node", "runtime_class"),
+    )
     target.add_argument(
         "--start-cluster",
         action="store_true",
@@ -48,20 +51,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     target.add_argument("--host-only", action="store_true", help="no pod: the host baseline alone")
     axes = parser.add_argument_group("what to measure")
     axes.add_argument(
-        "--transports", type=csv_of(one_of(TRANSPORTS), "transports"), default=TRANSPORTS
+        "--transports",
+        type=csv_of(one_of(TRANSPORTS), "transports"),
+        default=TRANSPORTS,
+        help=f"comma-separated, of {','.join(TRANSPORTS)} (default: all)",
     )
     axes.add_argument(
-        "--sizes", type=csv_of(message_size, "sizes"), default=DEFAULT_SIZES, help="bytes (64,4096)"
+        "--sizes",
+        type=csv_of(message_size, "sizes"),
+        default=DEFAULT_SIZES,
+        help=f"message sizes in bytes, comma-separated, each {MIN_SIZE}..{MAX_SIZE} (the "
+        f"queues refuse sizes over their limit); default {','.join(map(str, DEFAULT_SIZES))}",
     )
-    axes.add_argument("--modes", type=csv_of(one_of(MODES), "modes"), default=MODES)
     axes.add_argument(
-        "--impls", type=csv_of(one_of(IMPLS), "inner loops"), default=IMPLS, help="c,python"
+        "--modes",
+        type=csv_of(one_of(MODES), "modes"),
+        default=MODES,
+        help="lat (ping-pong latency), thr (one-way throughput); default both",
+    )
+    axes.add_argument(
+        "--impls",
+        type=csv_of(one_of(IMPLS), "inner loops"),
+        default=IMPLS,
+        help="inner loops: c (podshm-ipcbench), python (podshm-ipc); default both",
     )
     axes.add_argument(
         "--placements",
         type=csv_of(one_of(PLACEMENTS), "placements"),
         default=DEFAULT_PLACEMENTS,
-        help="same,diff,none",
+        help="same (both ends on one CPU), diff (two CPUs), none (unpinned); "
+        f"default {','.join(DEFAULT_PLACEMENTS)}",
     )
     axes.add_argument("--reps", type=int, default=DEFAULT_REPS, help="repetitions (%(default)s)")
     axes.add_argument(
@@ -82,13 +101,18 @@ def _progress(start: float) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Measure, print the table, write the reports; exit 1 if a measurement failed a check."""
-    from podshm.ipcbench.document import to_document, validate_document
+    """Measure, print the table, write the reports; exit 1 if a measurement failed a check.
+
+    With ``--runtime-class`` the host/pod measurement runs once per runtime class (the host
+    re-measured beside each, interleaved), each with its own report, then one table puts
+    host and every runtime side by side.
+    """
     from podshm.ipcbench.environments import HostEnv, PodEnv
     from podshm.ipcbench.measure import run_benchmark
     from podshm.ipcbench.pod import bench_pod
-    from podshm.ipcbench.table import render
+    from podshm.ipcbench.table import render_runtimes
     from podshm.prepare import prepare
+    from podshm.target import select_runtime_classes
 
     start = time.monotonic()
     progress = _progress(start)
@@ -105,25 +129,54 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as err:
         raise PodshmError(f"bad benchmark settings: {err}", "see podshm bench --help") from err
-    envs = 1 if args.host_only else 2
-    progress(f"about {config.estimate_s(envs):.0f} s of measurements ahead")
-    extra: dict[str, Any] = {}
+    stamp = time.strftime("bench-%Y%m%d-%H%M%S")
+    results: list[tuple[str, Any]] = []
+    failed = False
     with HostEnv.create() as host:
         if args.host_only:
+            progress(f"about {config.estimate_s(1):.0f} s of measurements ahead")
             result = run_benchmark(config, [host], progress)
-        else:
-            settings, target, cluster = prepare(from_cli_args(args), args.start_cluster)
-            image = str(settings.image)
-            extra = {"image": image, "context": cluster.connection.context}
-            progress(f"target {target.why}; starting the bench pod ({image})")
-            with bench_pod(cluster, settings) as pod:
+            failed |= _report(args, result, {}, stamp, start)
+            return int(failed)
+        settings, target, cluster = prepare(from_cli_args(args), args.start_cluster)
+        classes: list[str | None] = [*select_runtime_classes(settings, cluster.facts)] or [None]
+        image = str(settings.image)
+        ahead = config.estimate_s(2) * len(classes)
+        progress(f"target {target.why}; about {ahead:.0f} s of measurements ahead")
+        for runtime_class in classes:
+            label = runtime_class or "default"
+            progress(f"starting the bench pod ({image}, runtime class {label})")
+            with bench_pod(cluster, settings, runtime_class) as pod:
                 progress(f"pod {pod.namespace}/{pod.name} running on {pod.node_name}")
                 result = run_benchmark(config, [host, PodEnv(pod)], progress)
+            extra = {"image": image, "context": cluster.connection.context}
+            if runtime_class:
+                extra["runtime_class"] = runtime_class
+            name = f"{stamp}-{runtime_class}" if runtime_class else stamp
+            failed |= _report(args, result, extra, name, start)
+            results.append((label, result))
+    if len(results) > 1:
+        text = render_runtimes(results)
+        path = Path(args.reports_dir) / f"{stamp}-runtimes.txt"
+        path.write_text(text + "\n")
+        print(f"\n{text}\nreport: {path}")
+    return int(failed)
+
+
+def _report(
+    args: argparse.Namespace, result: Any, extra: dict[str, Any], name: str, start: float
+) -> bool:
+    """Print one run's table and write its JSON, text and chart; True if it has problems."""
+    from podshm.ipcbench.document import to_document, validate_document
+    from podshm.ipcbench.table import render
+
     result.wall_s = time.monotonic() - start
     doc = to_document(result, extra)
     schema_problems = validate_document(doc)
     text = render(result)
-    stem = Path(args.reports_dir) / time.strftime("bench-%Y%m%d-%H%M%S")
+    if "runtime_class" in extra:
+        text = f"== runtime class {extra['runtime_class']}\n{text}"
+    stem = Path(args.reports_dir) / name
     stem.parent.mkdir(parents=True, exist_ok=True)
     written = [stem.with_suffix(".json"), stem.with_suffix(".txt")]
     written[0].write_text(json.dumps(doc, indent=1) + "\n")
@@ -136,4 +189,4 @@ def run(args: argparse.Namespace) -> int:
     print(f"\nreports: {', '.join(str(p) for p in written)}; wall time {result.wall_s:.0f} s")
     for problem in schema_problems:
         print(f"podshm bench: report schema problem (a bug): {problem}", file=sys.stderr)
-    return 1 if result.problems or schema_problems else 0
+    return bool(result.problems or schema_problems)

@@ -20,8 +20,11 @@ POD_NAME = "bench"
 
 
 @contextlib.contextmanager
-def bench_pod(cluster: Cluster, settings: Settings) -> Iterator[PodHandle]:
-    """A running bench pod in a fresh restricted namespace, deleted afterwards."""
+def bench_pod(
+    cluster: Cluster, settings: Settings, runtime_class: str | None = None
+) -> Iterator[PodHandle]:
+    """A running bench pod (under ``runtime_class``, if given) in a fresh restricted namespace,
+    deleted afterwards."""
     run_id = new_run_id()
     namespaces = NamespaceManager(cluster.api, NAMESPACE_PREFIX, run_id, expiry_s=settings.expiry)
     options = PodOptions(
@@ -29,6 +32,7 @@ def bench_pod(cluster: Cluster, settings: Settings) -> Iterator[PodHandle]:
         settings.pull_policy,
         run_id,
         settings.node,
+        runtime_class=runtime_class,
         expiry_s=settings.expiry,
         run_started=namespaces.started,
     )

@@ -195,3 +195,27 @@ def render(result: BenchResult) -> str:
         lines.append(f"{len(problems)} measurement(s) failed their checks and are left out:")
         lines += [f"  {p}" for p in problems[:20]]
     return "\n".join(lines)
+
+
+def render_runtimes(results: list[tuple[str, BenchResult]]) -> str:
+    """Host and each runtime class side by side: one-way latency p50 (us) and msg/s at the
+    smallest size, first placement, C inner loop. Each runtime's pod was measured
+    interleaved with its own host run; the host column is the median of those host runs."""
+    first = results[0][1]
+    size, placement = min(first.config.sizes), first.placements[0]
+    names = [label for label, _ in results]
+    head = f"{'transport':<10}{'host':>10}" + "".join(f"{n:>12}" for n in names)
+    lines = [
+        f"== by runtime class: {size_text(size)}, {PLACEMENT_TITLES[placement].format(*first.cpus)}"
+        ", C inner loop",
+    ]
+    for mode, name, text in (("lat", "p50", us_text), ("thr", "msgs_per_s", rate_text)):
+        lines += ["", f"{'latency p50 us' if mode == 'lat' else 'msg/s'}", head, "-" * len(head)]
+        for transport in first.config.transports:
+            where = {"placement": placement, "impl": "c", "transport": transport, "size": size}
+            rows = [find(r.summary, mode=mode, **where) for _, r in results]
+            hosts = sorted(v for row in rows if (v := _median(row, "host", name)) is not None)
+            host = hosts[len(hosts) // 2] if hosts else None
+            cells = "".join(f"{text(_median(row, 'pod', name)):>12}" for row in rows)
+            lines.append(f"{transport:<10}{text(host):>10}{cells}")
+    return "\n".join(lines)

@@ -124,6 +124,8 @@ class RuntimeClassFacts:
     name: str
     handler: str
     overhead_memory_bytes: int | None
+    managed_by: str = ""
+    """``app.kubernetes.io/managed-by``: ``podshm`` marks one a test made for itself."""
 
     def __str__(self) -> str:
         overhead = (
@@ -135,11 +137,17 @@ class RuntimeClassFacts:
     def from_object(cls, obj: dict[str, Any]) -> RuntimeClassFacts:
         """Read a RuntimeClass object."""
         overhead = ((obj.get("overhead") or {}).get("podFixed") or {}).get("memory")
+        meta = obj.get("metadata") or {}
         return cls(
-            name=str((obj.get("metadata") or {}).get("name", "")),
+            name=str(meta.get("name", "")),
             handler=str(obj.get("handler", "")),
             overhead_memory_bytes=quantity_bytes(overhead),
+            managed_by=str((meta.get("labels") or {}).get("app.kubernetes.io/managed-by", "")),
         )
+
+
+TEST_MADE = "podshm"
+"""``managed-by`` of the RuntimeClasses tests create for themselves (never a matrix column)."""
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,8 @@ class PodOptions:
     pull_policy: str
     run_id: str
     node: str | None = None
+    runtime_class: str | None = None
+    """``spec.runtimeClassName`` for pods whose manifest does not name one."""
     labels: Mapping[str, str] = field(default_factory=dict)
     manifests: str | None = None
     """The user's own manifests directory, searched before podshm's."""
@@ -75,6 +77,8 @@ def render_pod(
             "pass an existing node to --podshm-node (PODSHM_NODE)",
         )
     pod = manifests.pin_to_node(pod, node)
+    if options.runtime_class:
+        pod["spec"].setdefault("runtimeClassName", options.runtime_class)
     pod = manifests.add_labels(pod, {**options.labels, RUN_ID_LABEL: options.run_id})
     if options.expiry_s:
         spec = pod.setdefault("spec", {})

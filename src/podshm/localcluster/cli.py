@@ -14,6 +14,7 @@ import sys
 from types import ModuleType
 
 from podshm.localcluster import components
+from podshm.localcluster import runtimes as runtimes_pkg
 
 PROVIDERS = {
     "local": "podshm.localcluster.providers.local",
@@ -60,6 +61,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--nodes", type=int, default=1, help="nodes (kind: 1 control plane + N-1 workers)"
     )
     p.add_argument(
+        "--runtimes",
+        default=",".join(runtimes_pkg.DEFAULT),
+        metavar="NAME[,NAME...]",
+        help="container runtimes to register, each as a containerd handler and a RuntimeClass "
+        f"of the same name (local provider): {', '.join(runtimes_pkg.available())}; "
+        f"default {','.join(runtimes_pkg.DEFAULT)}",
+    )
+    p.add_argument(
         "--no-test-image",
         action="store_true",
         help="do not build and load the podshm test image into the nodes",
@@ -94,14 +103,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _up(args: argparse.Namespace) -> int:
     chosen = provider(args.provider)
-    chosen.validate(args.k8s_version, args.nodes)  # a bad version or node count fails at once
+    # A bad version, node count or runtime fails at once, before anything is built.
+    chosen.validate(args.k8s_version, args.nodes, args.runtimes)
     images = {}
     if not args.no_test_image:
         from podshm.image import build as image_build
 
         built = image_build.build_test_image(progress=image_build.stderr_progress())
         images[built.ref] = built.archive_path
-    chosen.up(args.k8s_version, args.nodes, sys.stderr, images)
+    chosen.up(args.k8s_version, args.nodes, sys.stderr, images, args.runtimes)
     print(chosen.kubeconfig_path())
     return 0
 

@@ -54,14 +54,17 @@ def can_lower_oom_score() -> bool:
     return False
 
 
-def containerd_toml(layout: Layout, *, runc: str, cni_bin: str, pause_image: str) -> Path:
-    """containerd 2.x (config version 3): cgroupfs, our own socket, CNI and sandbox image."""
+def containerd_toml(
+    layout: Layout, *, cni_bin: str, pause_image: str, runtime_tables: list[str]
+) -> Path:
+    """containerd 2.x (config version 3): cgroupfs, our own socket, CNI, sandbox image, and
+    one table per runtime (``podshm.localcluster.runtimes``)."""
     template = resources.files("podshm.localcluster").joinpath("containerd.toml.tmpl").read_text()
     text = string.Template(template).substitute(
         root=layout.containerd_root,
         state=layout.containerd_state,
         socket=layout.containerd_socket,
-        runc=runc,
+        runtimes="\n".join(runtime_tables),
         cni_bin=cni_bin,
         cni_conf=layout.cni_conf,
         pause_image=pause_image,

@@ -40,6 +40,10 @@ class Layout:
     def containerd_socket(self) -> Path:
         return self.root / "containerd" / "containerd.sock"
 
+    def runtime_root(self, runtime: str) -> Path:
+        """A runtime's own state (runc's ``--root``...), never the host's /run/containerd."""
+        return self.root / "runtimes" / runtime
+
     @property
     def kubelet_root(self) -> Path:
         return self.root / "kubelet"

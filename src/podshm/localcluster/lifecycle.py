@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -33,8 +33,10 @@ from podshm.localcluster import (
     teardown,
     versions,
 )
+from podshm.localcluster import runtimes as runtimes_pkg
 from podshm.localcluster.layout import CONTEXT_NAME, Layout
 from podshm.localcluster.plan import SERVER
+from podshm.localcluster.runtimes.base import Runtime
 from podshm.localpaths import NODE_IMAGE_ANNOTATION
 from podshm.testimage import TEST_IMAGE_REPO
 
@@ -52,6 +54,7 @@ class ClusterInfo:
     context: str
     binaries: dict[str, str]
     images: dict[str, str]
+    runtimes: list[str] = field(default_factory=lambda: list(runtimes_pkg.DEFAULT))
 
 
 def _say(log: TextIO, message: str) -> None:
@@ -125,6 +128,7 @@ def up(
     images: dict[str, Path] | None = None,
     log: TextIO = sys.stderr,
     node_timeout: float = 180,
+    runtimes: str | list[str] | tuple[str, ...] | None = None,
 ) -> ClusterInfo:
     """Start the cluster, or reuse a healthy one; a dead one's leftovers are cleaned first.
 
@@ -133,7 +137,10 @@ def up(
     started, so nothing is left half-running.
     """
     k8s_version = versions.pins_for(k8s_version).kubernetes  # "v1.37" -> the pinned v1.37.2
+    chosen = runtimes_pkg.select(runtimes)
     cni_bin = preflight.preflight()
+    for runtime in chosen:
+        runtime.preflight()
     layout = Layout.default()
     existing = read_info(layout)
     if existing and healthy(layout):
@@ -143,18 +150,28 @@ def up(
                 f"{k8s_version} was asked for",
                 "run `podshm cluster down` first",
             )
+        if existing.runtimes != [r.name for r in chosen]:
+            raise PodshmError(
+                f"the running podshm cluster has runtimes {','.join(existing.runtimes)}, "
+                f"{','.join(r.name for r in chosen)} were asked for",
+                "run `podshm cluster down` first",
+            )
         _say(log, f"cluster already up and healthy (Kubernetes {existing.kubernetes}); reusing it")
         _import_images(layout, _binaries_of(existing), images or {}, log)
         _announce_test_image(layout, existing.node, images or {})
         return existing
     binaries = build_binaries(k8s_version, log)
+    for runtime in chosen:
+        binaries.update(runtime.install(binaries, log))
     if layout.root.exists():
         _say(log, f"cleaning up the state of a stopped or broken cluster in {layout.root}")
         teardown.teardown(layout)
     preflight.check_ports_free()
     started = time.monotonic()
     try:
-        info = _start(layout, binaries, k8s_version, cni_bin, images or {}, log, node_timeout)
+        info = _start(
+            layout, binaries, k8s_version, cni_bin, images or {}, log, node_timeout, chosen
+        )
     except BaseException:
         _say(log, "start failed or was interrupted: tearing down what was started")
         teardown.teardown(layout, remove_state=False)
@@ -221,6 +238,7 @@ def _start(
     images: dict[str, Path],
     log: TextIO,
     node_timeout: float,
+    runtimes: list[Runtime],
 ) -> ClusterInfo:
     from podshm.image import build as image_build
 
@@ -238,10 +256,15 @@ def _start(
     _say(log, "starting containerd")
     configs.cni_conflist(layout)
     pause = image_build.build_pause_image(progress=image_build.stderr_progress())
+    tables = [
+        r.containerd_table(binaries, layout.runtime_root(r.name), layout.config) for r in runtimes
+    ]
     toml = configs.containerd_toml(
-        layout, runc=str(binaries["runc"]), cni_bin=cni_bin, pause_image=pause.ref
+        layout, cni_bin=cni_bin, pause_image=pause.ref, runtime_tables=tables
     )
-    path_env = f"{binaries['containerd'].parent}:{os.environ.get('PATH', '/usr/bin:/bin')}"
+    # containerd finds shims (containerd-shim-<type>) on PATH: ours first.
+    shim_dirs = dict.fromkeys(str(path.parent) for path in binaries.values())
+    path_env = ":".join([*shim_dirs, os.environ.get("PATH", "/usr/bin:/bin")])
     daemons.start(
         layout,
         "containerd",
@@ -281,6 +304,8 @@ def _start(
         timeout=60,
         what="the default ServiceAccount",
     )
+    for runtime in runtimes:
+        api.create(f"{SERVER}/apis/node.k8s.io/v1/runtimeclasses", runtime.runtime_class())
     for name in ("kube-controller-manager", "kube-scheduler"):
         if daemons.running(layout, name) is None:
             daemons.wait_for(layout, name, lambda: False, timeout=0, what="a running process")
@@ -298,6 +323,7 @@ def _start(
         images={
             ref: str(archive) for ref, archive in {pause.ref: pause.archive_path, **images}.items()
         },
+        runtimes=[r.name for r in runtimes],
     )
     write_info(layout, info)
     return info

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import ssl
+import urllib.error
 import urllib.request
 
 from podshm.localcluster.layout import Layout
@@ -31,6 +32,21 @@ class AdminApi:
         )
         with urllib.request.urlopen(request, context=self.ctx, timeout=10) as resp:
             resp.read()
+
+    def create(self, url: str, body: dict) -> None:
+        """POST an object; one that already exists is fine (a restarted control plane)."""
+        request = urllib.request.Request(
+            url,
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, context=self.ctx, timeout=10) as resp:
+                resp.read()
+        except urllib.error.HTTPError as err:
+            if err.code != 409:
+                raise
 
     def node_ready(self, name: str) -> bool:
         _, body = self.get(f"{SERVER}/api/v1/nodes/{name}")

@@ -10,13 +10,14 @@ Fixtures:
   podshm_namespace_factory   function more namespaces: factory(pod_security="baseline")
   podshm_pod                 function factory(manifest, **params) -> running PodHandle
   podshm_target_node         function the node of this test (--podshm-nodes), else None
+  podshm_runtime_class       function the RuntimeClass of this test (--podshm-runtime-class)
   podshm_expect              function expected /dev/shm: .devshm(scenario, pod)
   podshm_record              function junit properties and /dev/shm summary rows
 """
 
 from podshm.plugin.fixtures.expectations import podshm_expect
 from podshm.plugin.fixtures.namespaces import podshm_namespace, podshm_namespace_factory
-from podshm.plugin.fixtures.pods import podshm_pod, podshm_target_node
+from podshm.plugin.fixtures.pods import podshm_pod, podshm_runtime_class, podshm_target_node
 from podshm.plugin.fixtures.record import podshm_record
 from podshm.plugin.fixtures.session import podshm_cluster, podshm_settings
 from podshm.plugin.hooks import pytest_configure
@@ -29,6 +30,7 @@ __all__ = [
     "podshm_namespace_factory",
     "podshm_pod",
     "podshm_record",
+    "podshm_runtime_class",
     "podshm_settings",
     "podshm_target_node",
     "pytest_addoption",

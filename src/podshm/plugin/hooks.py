@@ -22,6 +22,8 @@ from podshm.plugin.lifetime import (
     sweep_worker,
 )
 from podshm.plugin.markers import mark_and_deselect, register_markers
+from podshm.plugin.matrix import Matrix, apply_deviation, teststatus
+from podshm.plugin.params import NODE_FIXTURE, RUNTIME_FIXTURE, ids_for
 from podshm.plugin.prestart import advance, start_prestart
 from podshm.plugin.report import (
     P_NAMESPACE,
@@ -39,7 +41,6 @@ from podshm.plugin.state import (
     make_state,
 )
 
-NODE_FIXTURE = "podshm_target_node"
 EXIT_NO_CLUSTER = 2
 """The exit status of a run whose cluster or test image cannot be used (as `podshm`'s)."""
 
@@ -85,6 +86,7 @@ class SessionHooks:
     def __init__(self, state: RunState) -> None:
         self.state = state
         self.previous_sigterm = handle_sigterm_like_sigint()
+        self.matrix = Matrix()
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         """Stop at once on configuration errors (bad option value, malformed expectations)."""
@@ -107,15 +109,21 @@ class SessionHooks:
         ]
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
-        """``--podshm-nodes``: every test that starts pods runs once per selected node."""
+        """``--podshm-nodes`` / ``--podshm-runtime-class``: every test that starts pods runs
+        once per selected node and runtime class."""
         settings = self.state.settings
-        if settings is None or not settings.nodes or NODE_FIXTURE not in metafunc.fixturenames:
+        if settings is None:
             return
-        try:
-            nodes = self.state.nodes()
-        except PodshmError:
-            return  # reported once, before any test runs (pytest_collection_finish)
-        metafunc.parametrize(NODE_FIXTURE, nodes, ids=[f"node={n}" for n in nodes], indirect=True)
+        wanted = {NODE_FIXTURE: settings.nodes, RUNTIME_FIXTURE: settings.runtime_class}
+        lookups = {NODE_FIXTURE: self.state.nodes, RUNTIME_FIXTURE: self.state.runtime_classes}
+        for fixture, asked in wanted.items():
+            if not asked or fixture not in metafunc.fixturenames:
+                continue
+            try:
+                values = lookups[fixture]()
+            except PodshmError:
+                return  # reported once, before any test runs (pytest_collection_finish)
+            metafunc.parametrize(fixture, values, ids=ids_for(fixture, values), indirect=True)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(
@@ -138,6 +146,7 @@ class SessionHooks:
         try:
             self.state.cluster()
             self.state.nodes()
+            self.state.runtime_classes()
             lines = start_of_run(self.state)
             start_prestart(self.state, session.items)
         except PodshmError as err:
@@ -158,6 +167,7 @@ class SessionHooks:
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         """Keep each phase's report (fixtures read it) and attach pod diagnostics on failure."""
         report = yield
+        apply_deviation(self.state, item, report)
         item.stash.setdefault(REPORTS_KEY, {})[report.when] = report
         lost = connection_lost(call.excinfo.value) if report.failed and call.excinfo else None
         if lost is not None:
@@ -174,13 +184,15 @@ class SessionHooks:
         if "cluster" in report.keywords:  # a cluster test ran here or on a worker: sweep later
             self.state.saw_namespaces = True
         if report.when == "call" or (report.when == "setup" and not report.passed):
-            self.state.outcomes[report.nodeid] = report.outcome
+            deviation = teststatus(report)
+            self.state.outcomes[report.nodeid] = deviation[0] if deviation else report.outcome
         if report.when != "teardown":
             return
         props = dict(report.user_properties)
         if P_NAMESPACE in props:
             self.state.saw_namespaces = True
         outcome = self.state.outcomes.pop(report.nodeid, report.outcome)
+        self.matrix.add(report.nodeid, props, outcome)
         row = row_from_properties(props, outcome)
         if row is not None:
             self.state.shm_rows.append(row)
@@ -191,10 +203,18 @@ class SessionHooks:
             terminalreporter.write_sep("=", "podshm /dev/shm summary")
             for line in format_shm_table(self.state.shm_rows):
                 terminalreporter.write_line(line)
+        if self.matrix.cells:
+            terminalreporter.write_sep("=", "podshm runtime matrix")
+            for line in self.matrix.lines():
+                terminalreporter.write_line(line)
         if self.state.sweep.failed:
             terminalreporter.write_sep("=", "podshm: left behind on the cluster", red=True)
             for line in self.state.sweep.failure_lines():
                 terminalreporter.write_line(f"podshm: {line}")
+
+    def pytest_report_teststatus(self, report: pytest.TestReport) -> tuple[str, str, str] | None:
+        """A declared deviation is its own outcome: ``D``, counted as ``deviation``."""
+        return teststatus(report)
 
     def pytest_keyboard_interrupt(self) -> None:
         """Ctrl-C or SIGTERM: clean up at once (session finish repeats it, idempotently)."""

@@ -22,6 +22,7 @@ from podshm.kube.cluster import Cluster
 from podshm.kube.launch import PodOptions, launch_pod, render_pod
 from podshm.kube.namespaces import Namespace
 from podshm.kube.pods import PodHandle
+from podshm.plugin.params import NODE_FIXTURE, RUNTIME_FIXTURE, item_param
 from podshm.plugin.state import RunState
 from podshm.settings import Settings
 
@@ -30,9 +31,6 @@ MARKER = "podshm_pod"
 
 class PodshmWarning(pytest.PytestWarning):
     """A suite mistake worth fixing that does not change a result."""
-
-
-NODE_FIXTURE = "podshm_target_node"
 
 
 @dataclass(frozen=True)
@@ -59,19 +57,17 @@ def declared_pods(item: pytest.Item) -> list[Declared]:
     ]
 
 
-def target_node(item: pytest.Item) -> str | None:
-    """The node ``--podshm-nodes`` gave this test (its ``podshm_target_node`` parameter)."""
-    callspec = getattr(item, "callspec", None)
-    return callspec.params.get(NODE_FIXTURE) if callspec is not None else None
-
-
-def pod_options(state: RunState, settings: Settings, node: str | None) -> PodOptions:
-    """What every pod of this run shares: image, pull policy, node, run id, lifetime."""
+def pod_options(
+    state: RunState, settings: Settings, node: str | None, runtime_class: str | None
+) -> PodOptions:
+    """What every pod of a test shares: image, pull policy, node, runtime class, run id,
+    lifetime (``node`` and ``runtime_class``: the test's parameters, when it has them)."""
     return PodOptions(
         image=state.image,
         pull_policy=settings.pull_policy,
         run_id=state.run_id,
         node=node or settings.node,
+        runtime_class=runtime_class,
         manifests=settings.manifests,
         expiry_s=settings.expiry,
         run_started=state.started,
@@ -130,7 +126,12 @@ def prepare(state: RunState, cluster: Cluster, item: pytest.Item) -> Prepared:
     settings = state.require_settings()
     namespace = state.namespaces().create("restricted", test_id=item.nodeid)
     prepared = Prepared(namespace, PodNames())
-    options = pod_options(state, settings, target_node(item))
+    options = pod_options(
+        state,
+        settings,
+        item_param(item, NODE_FIXTURE),
+        item_param(item, RUNTIME_FIXTURE),
+    )
     for key in declared_pods(item):
         pod: PodHandle | Exception
         try:

@@ -28,6 +28,8 @@ P_TMPFS = "shm_is_tmpfs"
 P_VERDICT = "shm_verdict"
 P_RULE = "expected_shm_rule"
 P_NAMESPACE = "namespace"
+P_RUNTIME_CLASS = "runtime_class"
+P_DEVIATION = "deviation"
 
 
 def record(item: pytest.Item, name: str, value: Any) -> None:

@@ -41,6 +41,8 @@ def _crash(report: pytest.TestReport | pytest.CollectReport) -> str:
 def phase_outcome(report: pytest.TestReport) -> tuple[str, str]:
     """(outcome, message) of one phase, in the record's words, messages as junit has them."""
     xfail = hasattr(report, "wasxfail")
+    if getattr(report, "podshm_deviation", None):
+        return "deviation", str(report.podshm_deviation)
     if report.passed:
         return ("xpassed" if xfail else "passed"), ""
     if report.skipped:

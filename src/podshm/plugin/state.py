@@ -14,13 +14,22 @@ from typing import Any
 
 import pytest
 
+from podshm.deviations import Deviation
+from podshm.deviations import load as load_deviations
 from podshm.errors import PodshmError
 from podshm.kube.cluster import Cluster
 from podshm.kube.namespaces import NamespaceManager, SweepResult, new_run_id, validate_run_id
 from podshm.overrides import Override, load_overrides
 from podshm.plugin.options import settings_from_config
 from podshm.settings import Settings
-from podshm.target import Target, choose, connect_target, find_image, select_nodes
+from podshm.target import (
+    Target,
+    choose,
+    connect_target,
+    find_image,
+    select_nodes,
+    select_runtime_classes,
+)
 
 RUN_ID_ENV = "PODSHM_RUN_ID"
 WORKERINPUT_RUN_ID = "podshm_run_id"
@@ -53,6 +62,7 @@ class RunState:
     settings: Settings | None = None
     settings_error: PodshmError | None = None
     overrides: dict[str, Override] = field(default_factory=dict)
+    deviations: list[Deviation] = field(default_factory=list)
     target: Target | None = None
     image: str = ""
     """The test image: configured, or found on the cluster when it connects."""
@@ -60,6 +70,7 @@ class RunState:
     _cluster: Cluster | None = None
     _cluster_error: PodshmError | None = None
     _nodes: list[str] | None = None
+    _runtime_classes: list[str] | None = None
     namespace_manager: NamespaceManager | None = None
     shm_rows: list[ShmRow] = field(default_factory=list)
     outcomes: dict[str, str] = field(default_factory=dict)
@@ -107,6 +118,14 @@ class RunState:
         if self._nodes is None:
             self._nodes = select_nodes(self.require_settings(), self.cluster())
         return self._nodes
+
+    def runtime_classes(self) -> list[str]:
+        """The RuntimeClasses of ``--podshm-runtime-class`` (empty without it); looked up once."""
+        if self._runtime_classes is None:
+            self._runtime_classes = select_runtime_classes(
+                self.require_settings(), self.cluster().facts
+            )
+        return self._runtime_classes
 
     def namespaces(self) -> NamespaceManager:
         """This process's namespace manager (needs the cluster)."""
@@ -157,3 +176,6 @@ def load_run_overrides(state: RunState) -> None:
     """Read the expectations file (errors propagate: a malformed file stops the run)."""
     settings = state.require_settings()
     state.overrides = load_overrides(settings.expectations)
+    state.deviations = load_deviations(
+        [p for p in (settings.deviations or "").split(",") if p.strip()]
+    )

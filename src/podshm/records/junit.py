@@ -49,7 +49,10 @@ def _outcome(case: ET.Element) -> tuple[str, str]:
     skipped = case.find("skipped")
     if skipped is not None:
         xfail = skipped.get("type") == "pytest.xfail"
-        return ("xfailed" if xfail else "skipped"), skipped.get("message") or ""
+        message = skipped.get("message") or ""
+        if xfail and message.startswith("deviation: "):
+            return "deviation", message
+        return ("xfailed" if xfail else "skipped"), message
     return "passed", ""
 
 

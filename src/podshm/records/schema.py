@@ -21,7 +21,7 @@ from importlib import metadata
 from typing import Any
 
 SCHEMA = "podshm-run/1"
-OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
+OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "deviation")
 Value = str | int | float | bool
 
 _INT = re.compile(r"^[+-]?\d+$")

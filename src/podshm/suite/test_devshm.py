@@ -158,16 +158,19 @@ OVERHEAD = "64Mi"
 
 
 @pytest.fixture
-def overhead_runtime_class(podshm_cluster, podshm_namespace):
-    """A RuntimeClass with the default "runc" handler and a 64Mi pod overhead, deleted after
-    (named after the test's namespace, so concurrent runs never share one)."""
+def overhead_runtime_class(podshm_cluster, podshm_namespace, podshm_runtime_class):
+    """A RuntimeClass with a 64Mi pod overhead and the handler of the runtime class under test
+    (default "runc"), deleted after; named after the test's namespace, so concurrent runs
+    never share one."""
+    handlers = {rc.name: rc.handler for rc in podshm_cluster.facts.runtime_classes}
+    handler = handlers.get(podshm_runtime_class, "runc")
     name = f"{podshm_namespace.name}-overhead"
     podshm_cluster.api.create_runtime_class(
         {
             "apiVersion": "node.k8s.io/v1",
             "kind": "RuntimeClass",
             "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "podshm"}},
-            "handler": "runc",
+            "handler": handler,
             "overhead": {"podFixed": {"memory": OVERHEAD}},
         }
     )

@@ -1,16 +1,14 @@
 """The kind provider: a multi-node cluster in podshm's own Docker engine, all built offline.
 
-``up`` starts the engine (``docker_engine``), builds kind and the node image
-(``kind_node_image``), writes a kind config and runs ``kind create cluster``; ``down``
-deletes the cluster and stops the engine, leaving nothing. The config is rendered by
-a pure function so unit tests can read exactly what kind gets.
+``up`` starts the engine (``docker_engine``), builds kind and the node image (``kind_node_image``),
+writes a kind config (a pure function: unit tests read exactly what kind gets) and runs ``kind
+create cluster``; ``down`` deletes the cluster and stops the engine, leaving nothing.
 
 Pod networking: kind's default CNI, kindnetd, lives in its own Go module
-(``sigs.k8s.io/kind/images/kindnetd``) that the Go module proxy does not serve, so
-it cannot be built here. The cluster therefore starts with ``disableDefaultCNI``
-and podshm sets up the data path kindnetd sets up: on every node a CNI config of
-the ``ptp`` plugin with ``host-local`` addresses from the node's podCIDR, and a
-route to every other node's podCIDR via that node's address.
+(``sigs.k8s.io/kind/images/kindnetd``) that the Go module proxy does not serve, so it cannot be
+built here. The cluster starts with ``disableDefaultCNI`` and podshm sets up kindnetd's data
+path: on every node a CNI config of the ``ptp`` plugin with ``host-local`` addresses from the
+node's podCIDR, and a route to every other node's podCIDR via that node's address.
 """
 
 from __future__ import annotations
@@ -238,9 +236,11 @@ def _wait_ready(count: int, log: TextIO, timeout: float = 300) -> None:
     raise PodshmError(f"kind nodes not Ready after {timeout:.0f}s", "podshm cluster logs <node>")
 
 
-def validate(k8s_version: str, nodes: int) -> None:
+def validate(k8s_version: str, nodes: int, runtimes: str | None = None) -> None:
     """Refuse what this provider cannot run, before anything is built."""
     versions.pins_for(k8s_version)
+    if runtimes and runtimes != "runc":
+        raise PodshmError(f"kind runs runc only, not {runtimes}", "use the local provider")
     if nodes < 1:
         raise PodshmError(f"a kind cluster needs at least one node, not {nodes}", "pass --nodes 3")
 
@@ -250,6 +250,7 @@ def up(
     nodes: int,
     log: TextIO = sys.stderr,
     images: dict[str, Path] | None = None,
+    runtimes: str | None = None,
 ) -> KindInfo:
     """Start (or reuse) the kind cluster ``podshm`` with ``nodes`` nodes at ``k8s_version``,
     then load ``images`` (ref -> OCI archive) into every node."""

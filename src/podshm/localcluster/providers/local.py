@@ -13,15 +13,18 @@ from typing import TextIO
 from podshm.errors import PodshmError
 from podshm.image import oci
 from podshm.localcluster import daemons, lifecycle, versions
+from podshm.localcluster import runtimes as runtimes_pkg
 from podshm.localcluster.layout import Layout
 from podshm.localcluster.plan import START_ORDER
 
 NAME = "local"
 
 
-def validate(k8s_version: str, nodes: int) -> None:
+def validate(k8s_version: str, nodes: int, runtimes: str | None = None) -> None:
     """Refuse what this provider cannot run, before anything is built."""
     versions.pins_for(k8s_version)
+    for runtime in runtimes_pkg.select(runtimes):
+        runtime.preflight()
     if nodes != 1:
         raise PodshmError(
             f"the local provider runs one node, {nodes} were asked for",
@@ -34,11 +37,13 @@ def up(
     nodes: int = 1,
     log: TextIO = sys.stderr,
     images: dict[str, Path] | None = None,
+    runtimes: str | None = None,
 ) -> Path:
-    """Start (or reuse) the cluster with ``images`` imported (while it starts); returns its
-    kubeconfig. One node only."""
-    validate(k8s_version, nodes)
-    return Path(lifecycle.up(k8s_version, images=images, log=log).kubeconfig)
+    """Start (or reuse) the cluster with ``images`` imported (while it starts) and one
+    RuntimeClass per runtime of ``runtimes``; returns its kubeconfig. One node only."""
+    validate(k8s_version, nodes, runtimes)
+    info = lifecycle.up(k8s_version, images=images, log=log, runtimes=runtimes)
+    return Path(info.kubeconfig)
 
 
 def down(log: TextIO = sys.stderr) -> None:

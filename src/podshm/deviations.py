@@ -1,0 +1,149 @@
+"""Known differences of a container runtime, named and checked both ways.
+
+A deviations file lists, per runtime (a RuntimeClass name or its handler) and scenario, the
+outcome expected instead of a pass, with a reason and an upstream link::
+
+    deviations:
+      - runtime: gvisor
+        test: "test_ipc_mechanisms.py::test_ipc_between_containers[posix-mq-*]"
+        outcome: failed
+        message: "*ENOSYS*"          # optional: the failure must say this (* is a wildcard)
+        reason: POSIX message queues are not implemented
+        link: https://github.com/google/gvisor/issues/136
+
+A matching failure is reported as a *deviation*, never as a pass; a deviation that no longer
+happens fails the test, so a file cannot rot. podshm ships profiles (``data/deviations``),
+always loaded; ``--podshm-deviations FILE`` adds a user's own.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from podshm.data import data_path
+from podshm.errors import PodshmError
+
+OUTCOMES = ("failed",)
+REQUIRED = ("runtime", "test", "outcome", "reason", "link")
+FIELDS = (*REQUIRED, "message")
+FIX = (
+    "each entry of 'deviations:' needs runtime, test (a test id pattern without the rc= part), "
+    "outcome (failed), reason and link; message is optional"
+)
+
+
+def glob_match(pattern: str, text: str) -> bool:
+    """``*`` matches anything (newlines too); everything else, ``[`` of test ids included,
+    is literal."""
+    regex = ".*".join(re.escape(part) for part in pattern.split("*"))
+    return re.fullmatch(regex, text, re.DOTALL) is not None
+
+
+@dataclass(frozen=True)
+class Deviation:
+    """One known difference: this test, under this runtime, fails this way, for this reason."""
+
+    runtime: str
+    test: str
+    outcome: str
+    reason: str
+    link: str
+    message: str = "*"
+    source: str = ""
+
+    def applies_to(self, test_id: str, runtime_class: str, handler: str) -> bool:
+        """Same runtime (class name or handler) and the test id matches the pattern."""
+        return self.runtime in (runtime_class, handler) and glob_match(self.test, test_id)
+
+    def describe(self) -> str:
+        """The reason with its link, as reports show it."""
+        return f"{self.reason} ({self.link})"
+
+
+def parse(data: Any, source: str) -> list[Deviation]:
+    """Validate one loaded file; every error names the file and the entry."""
+    entries = (data or {}).get("deviations") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise PodshmError(f"deviations file {source}: no 'deviations:' list", FIX)
+    found = []
+    for i, entry in enumerate(entries):
+        where = f"deviations file {source}: entry {i + 1}"
+        if not isinstance(entry, dict):
+            raise PodshmError(f"{where} is not a mapping", FIX)
+        missing = [k for k in REQUIRED if not entry.get(k)]
+        extra = sorted(set(entry) - set(FIELDS))
+        if missing or extra:
+            what = f"lacks {', '.join(missing)}" if missing else f"has unknown {', '.join(extra)}"
+            raise PodshmError(f"{where} {what}", FIX)
+        if entry["outcome"] not in OUTCOMES:
+            raise PodshmError(f"{where}: outcome {entry['outcome']!r}", FIX)
+        found.append(
+            Deviation(
+                **{k: str(entry[k]) for k in FIELDS if k in entry},
+                source=source,
+            )
+        )
+    return found
+
+
+def shipped() -> list[Path]:
+    """podshm's own profiles (one file per runtime)."""
+    return sorted(data_path("deviations").glob("*.yaml"))
+
+
+def load(paths: list[str | Path]) -> list[Deviation]:
+    """podshm's profiles, then the given files (a bad file stops the run, naming it)."""
+    found: list[Deviation] = []
+    for path in [*shipped(), *map(Path, paths)]:
+        try:
+            text = path.read_text()
+        except OSError as err:
+            raise PodshmError(
+                f"cannot read deviations file {path}: {err.strerror}",
+                "pass an existing YAML file to --podshm-deviations (PODSHM_DEVIATIONS)",
+            ) from err
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            raise PodshmError(f"deviations file {path} is not YAML: {err}", FIX) from err
+        found += parse(data, str(path))
+    return found
+
+
+def find(
+    deviations: list[Deviation], test_id: str, runtime_class: str, handler: str
+) -> Deviation | None:
+    """The first deviation declared for this test under this runtime."""
+    return next((d for d in deviations if d.applies_to(test_id, runtime_class, handler)), None)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a declared deviation makes of one outcome."""
+
+    kind: str
+    """``deviation`` (it happened as declared), ``gone`` (the test passed: the deviation no
+    longer happens, a failure) or ``different`` (it failed otherwise: a plain failure)."""
+    text: str
+
+
+def judge(deviation: Deviation, passed: bool, message: str) -> Verdict:
+    """Strict both ways: the declared failure is a deviation; a pass is reported as one."""
+    if passed:
+        return Verdict(
+            "gone",
+            f"declared deviation no longer happens: {deviation.describe()}; "
+            f"remove it from {deviation.source}",
+        )
+    if not glob_match(deviation.message, message):
+        return Verdict(
+            "different",
+            f"failed, but not as the declared deviation says ({deviation.message!r}): "
+            f"{deviation.describe()}",
+        )
+    return Verdict("deviation", f"deviation: {deviation.describe()}")
