@@ -9,6 +9,8 @@ interleaved, as in ``podshm bench``. No figure is compared with anything.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -48,3 +50,27 @@ def test_tiny_benchmark_through_a_real_pod(podshm_pod, podshm_record) -> None:
     text = render(result)
     assert "pod / host" in text
     podshm_record("bench_cells", len(result.records))
+
+
+def test_bench_per_runtime_class_puts_host_and_every_runtime_side_by_side(tmp_path) -> None:
+    """`podshm bench --runtime-class all` on the local cluster (runc, crun, gvisor): one pod
+    per class, measured beside the host, then one table with a column per class."""
+    from podshm.localcluster.layout import Layout
+
+    done = subprocess.run(
+        [sys.executable, "-m", "podshm.cli", "bench",
+         "--kubeconfig", str(Layout.default().admin_kubeconfig), "--pull-policy", "Never",
+         "--runtime-class", "all", "--transports", "uds,posix-shm", "--sizes", "64",
+         "--modes", "lat", "--impls", "c", "--placements", "same", "--reps", "1",
+         "--budget", "0.05", "--warmup", "0.01", "--no-chart", "--reports-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("== by runtime class"))
+    table = lines[header + 2 : header + 7]
+    assert table[1].split() == ["transport", "host", "crun", "gvisor", "runc"], table
+    for transport, row in zip(("uds", "posix-shm"), table[3:5], strict=True):
+        cells = row.split()
+        assert cells[0] == transport and "-" not in cells[1:], row
+    assert len(list(tmp_path.glob("bench-*-gvisor.json"))) == 1

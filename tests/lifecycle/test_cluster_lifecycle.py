@@ -7,6 +7,7 @@ bridge, containerd state) on disk, and the next `up` must cope with exactly that
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -22,6 +23,8 @@ from podshm.localcluster.configs import BRIDGE
 from podshm.localcluster.layout import Layout
 
 pytestmark = pytest.mark.run_last(2)
+# What CI's cluster runs (scripts/test.sh): the recovered cluster has them all again.
+RUNTIMES = ("--runtimes", "runc,crun,gvisor")
 
 
 def podshm(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
@@ -60,9 +63,45 @@ def assert_nothing_left(layout: Layout) -> None:
     assert veths == []
 
 
+def start_gvisor_pod(layout: Layout) -> None:
+    """A running pod under gVisor: its sandbox and gofer outlive containerd unless `down`
+    finds them (they keep their state, and a netns mount, under podshm's runtime root)."""
+    info = json.loads(layout.info.read_text())
+    kubectl = [info["binaries"]["kubectl"], "--kubeconfig", str(layout.admin_kubeconfig)]
+    image = next(ref for ref in info["images"] if "podshm-test" in ref)
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "lifecycle-gvisor", "namespace": "default"},
+        "spec": {
+            "runtimeClassName": "gvisor",
+            "containers": [
+                {
+                    "name": "c",
+                    "image": image,
+                    "imagePullPolicy": "Never",
+                    "command": ["sleep", "infinity"],
+                }
+            ],
+        },
+    }
+    created = subprocess.run(
+        [*kubectl, "create", "-f", "-"], input=json.dumps(pod), text=True, capture_output=True
+    )
+    assert created.returncode == 0, created.stderr
+    ready = subprocess.run(
+        [*kubectl, "wait", "--for=condition=Ready", "pod/lifecycle-gvisor", "--timeout=120s"],
+        capture_output=True,
+        text=True,
+    )
+    assert ready.returncode == 0, ready.stderr
+    assert any("runsc" in line for line in cluster_processes())
+
+
 def test_down_leaves_nothing_and_up_recovers_from_a_killed_cluster() -> None:
     layout = Layout.default()
-    # A live cluster (the suite ran on it): down must leave nothing.
+    # A live cluster (the suite ran on it), with a gVisor sandbox: down must leave nothing.
+    start_gvisor_pod(layout)
     result = podshm("cluster", "down")
     assert result.returncode == 0, result.stderr
     assert_nothing_left(layout)
@@ -89,7 +128,7 @@ def test_down_leaves_nothing_and_up_recovers_from_a_killed_cluster() -> None:
     assert not Path(f"/sys/class/net/{BRIDGE}").exists()
     assert teardown.mounts_under(layout.root) == []
 
-    up = podshm("cluster", "up")
+    up = podshm("cluster", "up", *RUNTIMES)
     assert up.returncode == 0, up.stderr
     assert podshm("cluster", "status").returncode == 0
 
@@ -103,7 +142,7 @@ def test_down_leaves_nothing_and_up_recovers_from_a_killed_cluster() -> None:
     assert layout.root.exists()
     assert podshm("cluster", "status").returncode == 1
 
-    recovered = podshm("cluster", "up")
+    recovered = podshm("cluster", "up", *RUNTIMES)
     assert recovered.returncode == 0, recovered.stderr
     assert "cleaning up the state of a stopped or broken cluster" in recovered.stderr
     assert podshm("cluster", "status").returncode == 0

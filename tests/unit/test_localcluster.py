@@ -75,7 +75,7 @@ def test_containerd_config_is_rendered_completely(tmp_path) -> None:
     layout = Layout(tmp_path)
     layout.config.mkdir(parents=True)
     chosen = runtimes.select("crun")
-    binaries = {"runc": Path("/x/runc"), "crun": Path("/usr/bin/crun")}
+    binaries = {"runc": Path("/x/runc"), "crun-wrapper": Path("/c/crun")}
     tables = [
         r.containerd_table(binaries, layout.runtime_root(r.name), layout.config) for r in chosen
     ]
@@ -93,7 +93,7 @@ def test_containerd_config_is_rendered_completely(tmp_path) -> None:
     assert list(handlers) == ["runc", "crun"]
     for name, handler in handlers.items():
         options = handler["options"]
-        assert options["BinaryName"] == str(binaries[name])
+        assert options["BinaryName"] == str(binaries["crun-wrapper" if name == "crun" else name])
         assert options["SystemdCgroup"] is False
         # Each runtime's state under podshm's own directory, never the host's /run/containerd.
         assert Path(options["Root"]).is_relative_to(layout.root), options

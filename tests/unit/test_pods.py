@@ -170,3 +170,12 @@ def test_formatting_helpers():
     events = [{"type": "Warning", "reason": "BackOff", "message": "m", "count": 3}]
     assert format_events(events) == ["Warning BackOff (x3): m"]
     assert last_warning([{"type": "Normal", "reason": "Pulled"}, *events]) == "BackOff: m"
+
+
+def test_a_sandbox_the_runtime_refused_three_times_is_hopeless():
+    from podshm.kube.pods import sandbox_failure
+
+    refusal = {"reason": "FailedCreatePodSandBox", "message": "OCI runtime create failed: x"}
+    assert sandbox_failure([refusal, refusal]) is None
+    assert sandbox_failure([{**refusal, "count": 3}]) == "OCI runtime create failed: x"
+    assert sandbox_failure([refusal, {"reason": "Scheduled"}, refusal, refusal]) is not None

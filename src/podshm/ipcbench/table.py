@@ -210,6 +210,8 @@ def render_runtimes(results: list[tuple[str, BenchResult]]) -> str:
         ", C inner loop",
     ]
     for mode, name, text in (("lat", "p50", us_text), ("thr", "msgs_per_s", rate_text)):
+        if mode not in first.config.modes:
+            continue
         lines += ["", f"{'latency p50 us' if mode == 'lat' else 'msg/s'}", head, "-" * len(head)]
         for transport in first.config.transports:
             where = {"placement": placement, "impl": "c", "transport": transport, "size": size}

@@ -37,6 +37,8 @@ FIX_IMAGE = (
 )
 FIX_SCHEDULE = "free capacity on the nodes or pin a node with --podshm-node (PODSHM_NODE)"
 FIX_CONTAINER = "see the container statuses, events and logs in the report"
+FIX_RUNTIME = "check the node's container runtime for this pod's RuntimeClass (its logs)"
+EVENT_CHECK_S = 5.0
 FIX_TIMEOUT = "raise --podshm-pod-timeout (PODSHM_POD_TIMEOUT) or look at the events below"
 
 
@@ -114,6 +116,19 @@ def pod_reached(pod: dict[str, Any], until: str = UNTIL_RUNNING) -> bool:
     return bool(names) and all(n in running for n in names)
 
 
+SANDBOX_FAILURES = 3
+"""FailedCreatePodSandBox events before a pod counts as hopeless: the kubelet retries for
+ever, but a runtime that refused the same sandbox three times (an OCI error) refuses it on."""
+
+
+def sandbox_failure(events: list[dict[str, Any]]) -> str | None:
+    """The runtime's last refusal when it failed to create the pod's sandbox repeatedly."""
+    failed = [e for e in events if e.get("reason") == "FailedCreatePodSandBox"]
+    if sum(int(e.get("count") or 1) for e in failed) < SANDBOX_FAILURES:
+        return None
+    return str(failed[-1].get("message", ""))
+
+
 def last_warning(events: list[dict[str, Any]]) -> str:
     """The newest Warning event as ``Reason: message`` (events come oldest first)."""
     for ev in reversed(events):
@@ -134,12 +149,19 @@ def wait_for_pod(
 ) -> dict[str, Any]:
     """Poll until the pod reaches ``until``; raise PodNotReady with the cause otherwise."""
     deadline = clock() + timeout
+    next_event_check = clock() + EVENT_CHECK_S
     pod: dict[str, Any] = {}
     while True:
         pod = api.read_pod(namespace, name)
         if pod_reached(pod, until):
             return pod
         problem = pod_problem(pod, until)
+        pending = (pod.get("status") or {}).get("phase") == "Pending"
+        if problem is None and pending and clock() >= next_event_check:
+            next_event_check = clock() + EVENT_CHECK_S
+            refused = sandbox_failure(_safe_events(api, namespace, name))
+            if refused:
+                problem = (f"the runtime cannot create the pod's sandbox: {refused}", FIX_RUNTIME)
         if problem is not None:
             cause, fix = problem
             warning = _safe_last_warning(api, namespace, name)
@@ -157,11 +179,15 @@ def wait_for_pod(
     raise PodNotReady(cause, FIX_TIMEOUT)
 
 
-def _safe_last_warning(api: KubeApi, namespace: str, name: str) -> str:
+def _safe_events(api: KubeApi, namespace: str, name: str) -> list[dict[str, Any]]:
     try:
-        return last_warning(api.pod_events(namespace, name))
+        return api.pod_events(namespace, name)
     except (ApiException, OSError, urllib3.exceptions.HTTPError):  # events are a nicety on
-        return ""  # top of the real cause, which the caller reports
+        return []  # top of the real cause, which the caller reports
+
+
+def _safe_last_warning(api: KubeApi, namespace: str, name: str) -> str:
+    return last_warning(_safe_events(api, namespace, name))
 
 
 def create_pod(api: KubeApi, namespace: str, manifest: dict[str, Any]) -> dict[str, Any]:

@@ -62,11 +62,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--runtimes",
-        default=",".join(runtimes_pkg.DEFAULT),
+        default=None,
         metavar="NAME[,NAME...]",
         help="container runtimes to register, each as a containerd handler and a RuntimeClass "
         f"of the same name (local provider): {', '.join(runtimes_pkg.available())}; "
-        f"default {','.join(runtimes_pkg.DEFAULT)}",
+        f"default {','.join(runtimes_pkg.DEFAULT)} (or a running cluster's)",
     )
     p.add_argument(
         "--no-test-image",

@@ -7,6 +7,7 @@ stamp records what was built; later calls return at once.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -124,8 +125,39 @@ def _prepare_workdir(component: GoComponent) -> tuple[Path, str]:
     return work, "mod"
 
 
+def _patch_module(component: GoComponent, work: Path) -> None:
+    """Apply the component's patches to a copy of its module and point the wrapper's go.mod
+    at the copy (Go refuses ``-overlay`` files inside the module cache, which stays pristine)."""
+    if not component.patches:
+        return
+    source = Path(module_info(component.module, component.version)["Dir"])
+    copy = work / "module"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(source, copy, copy_function=shutil.copyfile)  # writable copies
+    for name in component.patches:
+        patch = pinned_dir() / component.key / name
+        done = subprocess.run(
+            ["patch", "-p1", "--forward", "-d", str(copy), "-i", str(patch)],
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            raise PodshmError(
+                f"patch {patch} does not apply to {component.module} {component.version}: "
+                + (done.stdout + done.stderr).strip().splitlines()[-1],
+                "update the patch for this version (or pin the version it was written for)",
+            )
+    with (work / "go.mod").open("a") as gomod:
+        gomod.write(f"\n// Patched copy ({', '.join(component.patches)}).\n")
+        gomod.write(f"replace {component.module} => ./module\n")
+
+
 def _fingerprint(component: GoComponent) -> dict[str, object]:
     go_version = subprocess.run([_go(), "env", "GOVERSION"], capture_output=True, text=True)
+    patches = [
+        hashlib.sha256((pinned_dir() / component.key / p).read_bytes()).hexdigest()
+        for p in component.patches
+    ]
     return {
         "module": component.module,
         "version": component.version,
@@ -134,6 +166,7 @@ def _fingerprint(component: GoComponent) -> dict[str, object]:
         "tags": list(component.tags),
         "cgo": component.cgo,
         "go": go_version.stdout.strip(),
+        **({"patches": patches} if patches else {}),
     }
 
 
@@ -170,6 +203,7 @@ def build(component: GoComponent, *, log=sys.stderr) -> Path:
     ]
     if component.tags:
         cmd += ["-tags", ",".join(component.tags)]
+    _patch_module(component, work)
     # One package per binary: `go build -o dir/` names each after its last path element.
     names = {}
     for binary, package in component.packages.items():

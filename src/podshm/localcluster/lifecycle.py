@@ -132,6 +132,9 @@ def up(
 ) -> ClusterInfo:
     """Start the cluster, or reuse a healthy one; a dead one's leftovers are cleaned first.
 
+    ``runtimes`` (default runc) become containerd handlers and RuntimeClasses; None also
+    accepts whatever runtimes a healthy running cluster has.
+
     ``images`` maps image references to OCI archives imported before the kubelet
     starts (the pause image always is). Ctrl-C or any failure tears down what was
     started, so nothing is left half-running.
@@ -150,7 +153,7 @@ def up(
                 f"{k8s_version} was asked for",
                 "run `podshm cluster down` first",
             )
-        if existing.runtimes != [r.name for r in chosen]:
+        if runtimes is not None and existing.runtimes != [r.name for r in chosen]:
             raise PodshmError(
                 f"the running podshm cluster has runtimes {','.join(existing.runtimes)}, "
                 f"{','.join(r.name for r in chosen)} were asked for",

@@ -54,8 +54,10 @@ def _pids_in(tree: Path) -> set[int]:
 
 
 def _shim_pids(layout: Layout) -> set[int]:
-    """containerd shims started for our socket: they outlive containerd itself."""
+    """containerd shims started for our socket, and sandboxes of runtimes keeping state under
+    ours (gVisor's runsc sandbox and gofer): they outlive containerd itself."""
     needle = str(layout.containerd_socket).encode()
+    runtimes = str(layout.runtime_root("")).encode()
     pids = set()
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -64,7 +66,9 @@ def _shim_pids(layout: Layout) -> set[int]:
             cmdline = (proc / "cmdline").read_bytes()
         except OSError:
             continue
-        if b"containerd-shim" in cmdline and needle in cmdline:
+        if (b"containerd-shim" in cmdline and needle in cmdline) or (
+            b"runsc" in cmdline and runtimes in cmdline
+        ):
             pids.add(int(proc.name))
     return pids
 
