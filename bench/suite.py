@@ -98,7 +98,7 @@ def cpu_seconds() -> tuple[float, dict[str, float]]:
 def kubectl_flow(info: dict, image: str) -> float:
     """The seed article's way, scripted: one pod at a time, kubectl for every step."""
     kubectl = [info["binaries"]["kubectl"], "--kubeconfig", info["kubeconfig"]]
-    ns = f"podshm-kubectl-{os.getpid()}"
+    ns = f"podshm-kubectl-{os.getpid()}-{time.time_ns() % 10**6}"
     options = PodOptions(image=image, pull_policy="Never", run_id="bench-kubectl")
     checks = [
         ("sysv-shared-ftok.yaml", {}, ipc.sysv_shm_send(), ipc.sysv_shm_recv(), 0),

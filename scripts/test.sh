@@ -87,5 +87,19 @@ kind_up=1
   .venv/bin/pytest -m sysv --junitxml reports/junit-kind-sysv.xml -p no:cacheprovider
   .venv/bin/pytest --pyargs podshm.suite --junitxml reports/junit-kind.xml -p no:cacheprovider
 )
+# README: the test image from images/Dockerfile, docker build + kind load docker-image.
+(
+  eval "$(.venv/bin/podshm cluster docker-env)"
+  base=$(.venv/bin/podshm image docker-base)
+  docker build --network host \
+    --build-arg BUILD_BASE_IMAGE=$base --build-arg BASE_IMAGE=$base \
+    --build-arg PIP_BREAK_SYSTEM_PACKAGES=1 \
+    -f images/Dockerfile -t podshm.local/podshm-test:dev .
+  kind load docker-image podshm.local/podshm-test:dev --name podshm
+  KUBECONFIG=$(.venv/bin/podshm cluster kubeconfig --provider kind)
+  export KUBECONFIG
+  .venv/bin/pytest --pyargs podshm.suite -m sysv --podshm-image podshm.local/podshm-test:dev \
+    --podshm-pull-policy Never --junitxml reports/junit-kind-docker-sysv.xml -p no:cacheprovider
+)
 kind_up=0
 .venv/bin/podshm cluster down --provider kind

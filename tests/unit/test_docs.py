@@ -19,3 +19,32 @@ def test_the_example_workflow_is_valid_yaml_running_the_suite_on_kind():
     assert "kind load docker-image" in runs
     assert "pytest --pyargs podshm.suite" in runs and "--junitxml" in runs
     assert "podshm diff" in runs
+
+
+ROOT = DOCS.parent
+
+
+def commands(text: str) -> list[str]:
+    """Shell commands of a text: continuation lines joined, comments and `.venv/bin/` dropped."""
+    joined = text.replace("\\\n", " ")
+    found = []
+    for line in joined.splitlines():
+        line = line.split(" # ")[0].strip().replace(".venv/bin/", "")
+        if line and not line.startswith("#"):
+            found.append(" ".join(line.split()))
+    return found
+
+
+def test_ci_runs_every_command_readme_gives_kind_users():
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Running against kind", 1)[1].split("\n## ", 1)[0]
+    blocks = section.split("```sh\n")[1:]
+    shown = [c for block in blocks for c in commands(block.split("```", 1)[0])]
+    ci = " \n ".join(commands((ROOT / "scripts" / "test.sh").read_text()))
+    # `export KUBECONFIG=$(...)` is spelled in two lines in the script (set -e sees failures).
+    missing = [
+        c
+        for c in shown
+        if c not in ci and not (c.startswith("export ") and c.split("=", 1)[-1] in ci)
+    ]
+    assert len(shown) >= 10 and missing == []

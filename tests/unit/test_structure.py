@@ -7,6 +7,7 @@ dependency), so a change that breaks the layering fails here, not in a review.
 from __future__ import annotations
 
 import ast
+import collections
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,14 @@ def test_cluster_access_does_not_import_pytest():
         )
     ]
     assert users == []
+
+
+def test_no_two_test_modules_share_a_file_name():
+    """Without __init__.py files pytest imports test modules by base name: two with the same
+    name stop collection ("import file mismatch"), in the repository root's `pytest -m sysv`
+    too."""
+    root = Path(__file__).resolve().parents[2]
+    names = collections.Counter(
+        p.name for base in ("tests", "src/podshm/suite") for p in (root / base).rglob("test_*.py")
+    )
+    assert {n: c for n, c in names.items() if c > 1} == {}

@@ -15,7 +15,7 @@ from podshm.image import build, load
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add ``image build``, ``image build-pause`` and ``image load`` to ``subparsers``."""
+    """Add ``image build``, ``build-pause``, ``load`` and ``docker-base`` to ``subparsers``."""
     image = subparsers.add_parser(
         "image",
         help="build the test and pause images offline; load them into containerd/kind/docker",
@@ -54,6 +54,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     _add_build_options(pause_cmd)
     pause_cmd.set_defaults(func=run_build, pause=True, apt_sources=None)
+
+    base_cmd = commands.add_parser(
+        "docker-base",
+        help="print a Debian bookworm base image for docker build -f images/Dockerfile",
+        description="Make (once, cached) a Debian bookworm root with what images/Dockerfile "
+        "needs, import it into podshm's Docker engine (the kind provider's, started if it is "
+        "not running; `podshm cluster down --provider kind` stops it) and print its reference "
+        "for --build-arg BUILD_BASE_IMAGE=... --build-arg BASE_IMAGE=...",
+    )
+    base_cmd.set_defaults(func=run_docker_base)
 
     load_cmd = commands.add_parser(
         "load",
@@ -154,6 +164,14 @@ def run_load(args: argparse.Namespace) -> int:
     if output.strip():
         print(output.strip(), file=sys.stderr)
     print(f"loaded {archive} into {args.into}")
+    return 0
+
+
+def run_docker_base(args: argparse.Namespace) -> int:
+    """``podshm image docker-base``: stdout is the reference only."""
+    from podshm.localcluster.providers import docker_base
+
+    print(docker_base.base_image(sys.stderr))
     return 0
 
 

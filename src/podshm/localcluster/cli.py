@@ -1,4 +1,4 @@
-"""`podshm cluster up|down|status|logs|kubeconfig|versions [--provider local|kind]`.
+"""`podshm cluster up|down|status|logs|kubeconfig|versions [--provider local|kind]`, docker-env.
 
 A provider is one module under ``podshm.localcluster.providers`` with the same calls
 (validate, up, down, status, kubeconfig_path, load_image, logs); this file picks one by name
@@ -96,6 +96,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _with_provider(p)
     p.set_defaults(func=_kubeconfig)
 
+    p = sub.add_parser(
+        "docker-env",
+        help="print shell exports pointing docker and kind at the kind provider's engine",
+        description="Start podshm's Docker engine (the kind provider's) if it is not running "
+        "and print `export` lines for `eval $(podshm cluster docker-env)`: DOCKER_HOST, "
+        "DOCKER_BUILDKIT=1, and a PATH entry holding podshm's kind and the engine's own docker "
+        "client. `podshm cluster down --provider kind` stops the engine again.",
+    )
+    p.set_defaults(func=_docker_env)
+
     p = sub.add_parser("versions", help="supported Kubernetes versions and which are built")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_versions)
@@ -143,6 +153,16 @@ def _logs(args: argparse.Namespace) -> int:
 
 def _kubeconfig(args: argparse.Namespace) -> int:
     print(provider(args.provider).kubeconfig_path())
+    return 0
+
+
+def _docker_env(args: argparse.Namespace) -> int:
+    from podshm.localcluster.providers import docker_base, docker_engine, kind
+
+    docker_engine.start(sys.stderr)
+    tools = docker_base.tool_dir(kind.kind_path(sys.stderr), docker_base.engine_client())
+    for line in docker_base.env_exports(docker_engine.HOST, tools):
+        print(line)
     return 0
 
 

@@ -8,11 +8,19 @@ so pip and apt inside the build verify TLS as the host does, and ``docker import
 podshm's Docker engine as ``podshm.local/debian-bookworm:<hash12>``. The tag is a hash of
 the resolved package set, the bundle and :data:`BUILDER`, so an unchanged base is imported
 once and reused.
+
+It also makes the directory ``podshm cluster docker-env`` puts first on PATH: ``kind`` (the
+one podshm builds) and ``docker``, the client of the engine's own package. The engine is
+Debian's 20.10, whose client has BuildKit built in (the build needs it: only BuildKit reads
+``images/Dockerfile.dockerignore``, without which the context is the whole checkout), while a
+newer ``docker`` first on PATH needs the buildx plugin for BuildKit and may not have it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import shlex
 import shutil
 import sys
 import tempfile
@@ -122,3 +130,38 @@ def base_image(log: TextIO = sys.stderr) -> str:
             "is podshm's Docker engine healthy? (podshm cluster status --provider kind)",
         )
     return ref
+
+
+def engine_client() -> Path:
+    """The ``docker`` client packaged with the engine's ``dockerd`` (/usr/bin beside /usr/sbin)."""
+    dockerd = Path(docker_engine.dockerd_path()).resolve()
+    client = dockerd.parent.parent / "bin" / "docker"
+    if client.is_file():
+        return client
+    found = shutil.which("docker")
+    if not found:
+        raise PodshmError("no docker client on PATH", "apt-get install docker.io")
+    return Path(found)
+
+
+def env_exports(host: str, bin_dir: Path) -> list[str]:
+    """The shell lines of ``podshm cluster docker-env`` (pure, so unit tests read them)."""
+    return [
+        f"export DOCKER_HOST={shlex.quote(host)}",
+        "export DOCKER_BUILDKIT=1",
+        "unset DOCKER_CONTEXT",
+        f"export PATH={shlex.quote(str(bin_dir))}:$PATH",
+    ]
+
+
+def tool_dir(kind: Path, docker: Path) -> Path:
+    """A directory of two links, ``kind`` and ``docker``, for the front of PATH."""
+    path = cache_root() / "bin" / "docker-env"
+    path.mkdir(parents=True, exist_ok=True)
+    for name, target in (("kind", kind), ("docker", docker)):
+        link = path / name
+        tmp = path / f".{name}.tmp"
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(target)
+        os.replace(tmp, link)
+    return path

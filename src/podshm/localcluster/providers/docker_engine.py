@@ -119,8 +119,8 @@ def pid() -> int | None:
 
 
 def ping() -> bool:
-    """True when the engine answers on its socket."""
-    if not SOCKET.exists():
+    """True when the engine answers on its socket (and a docker CLI is there to ask it)."""
+    if not SOCKET.exists() or shutil.which("docker", path=env().get("PATH")) is None:
         return False
     proc = subprocess.run(
         ["docker", "version", "--format", "{{.Server.Version}}"],
