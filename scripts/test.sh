@@ -47,7 +47,7 @@ stage "lint"
 stage "local cluster up (builds cached)"
 # `cluster up` builds (cached under ~/.cache/podshm), recovers from a dead cluster, imports
 # the test image and names it on the node: runs find it there. Three runtimes, each a
-# RuntimeClass (the lifecycle tests at the end of the next stage bring it back alike).
+# RuntimeClass.
 .venv/bin/podshm cluster up --runtimes runc,crun,gvisor
 PODSHM_KUBECONFIG=$(.venv/bin/podshm cluster kubeconfig)
 export PODSHM_KUBECONFIG
@@ -65,8 +65,10 @@ fi
 [[ $rc -eq 0 ]] || exit "$rc"
 
 stage "runtime matrix: the suite under runc, crun, gVisor"
-# Every scenario once per RuntimeClass; gVisor's known differences are declared in
+# The lifecycle tests ended with `down`: up again (cached). Every scenario once per
+# RuntimeClass; gVisor's known differences are declared in
 # src/podshm/data/deviations/gvisor.yaml (a deviation that stops happening fails).
+.venv/bin/podshm cluster up --runtimes runc,crun,gvisor
 .venv/bin/pytest --pyargs podshm.suite -m "not multinode" --podshm-runtime-class all \
   --junitxml=reports/junit-runtimes.xml -p no:cacheprovider -q
 

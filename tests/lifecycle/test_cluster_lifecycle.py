@@ -23,7 +23,7 @@ from podshm.localcluster.configs import BRIDGE
 from podshm.localcluster.layout import Layout
 
 pytestmark = pytest.mark.run_last(2)
-# What CI's cluster runs (scripts/test.sh): the recovered cluster has them all again.
+# What CI's cluster runs (scripts/test.sh): recovery rebuilds every runtime's configuration.
 RUNTIMES = ("--runtimes", "runc,crun,gvisor")
 
 
