@@ -118,30 +118,3 @@ def runc(version: str = DEFAULT_RUNC_VERSION) -> GoComponent:
         tags=("seccomp", "urfave_cli_no_docs"),
         cgo=True,
     )
-
-
-GVISOR_VERSION = "v0.0.0-20260905035102-160fafc42237"
-"""gvisor.dev/gvisor's ``go`` branch (the module proxy's @latest), 2026-09-05."""
-
-
-def gvisor(kubelet_pods_dir: str, version: str = GVISOR_VERSION) -> GoComponent:
-    """gVisor's ``runsc`` and its containerd shim, static.
-
-    The shim is patched (``shim-oom-score.patch``): it lowers its own ``oom_score_adj`` and
-    fails when it may not (root without CAP_SYS_RESOURCE); patched, it keeps the inherited
-    score, as containerd's runc shim does with ``restrict_oom_score_adj``. It looks pod
-    volumes up under a kubelet root fixed at build time (``/var/lib/kubelet/pods`` upstream):
-    ``kubelet_pods_dir`` is the local cluster's own.
-    """
-    mod = "gvisor.dev/gvisor"
-    return GoComponent(
-        name="gvisor",
-        module=mod,
-        version=version,
-        packages={"runsc": f"{mod}/runsc", "containerd-shim-runsc-v1": f"{mod}/shim"},
-        ldflags=(
-            f"-X {mod}/runsc/version.version={version}",
-            f"-X {mod}/pkg/shim/v1/utils.kubeletPodsDir={kubelet_pods_dir}",
-        ),
-        patches=("shim-oom-score.patch",),
-    )

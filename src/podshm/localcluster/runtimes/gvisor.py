@@ -2,7 +2,7 @@
 
 Both are built from the ``gvisor.dev/gvisor`` module (pinned by go.sum, cached like every
 component); the shim carries one patch, so it starts where root lacks CAP_SYS_RESOURCE
-(``components.gvisor``). The RuntimeClass declares a pod overhead, so the overhead branch of
+(:func:`component_for`). The RuntimeClass declares a pod overhead, so the overhead branch of
 the kubelet's /dev/shm sizing rule meets a real runtime. What differs in pods under gVisor is
 measured by the suite and declared in ``data/deviations/gvisor.yaml``.
 """
@@ -14,13 +14,39 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from podshm.errors import PodshmError
-from podshm.localcluster import components, gobuild
+from podshm.localcluster import gobuild
+from podshm.localcluster.components import GoComponent
 from podshm.localcluster.layout import Layout
 from podshm.localcluster.runtimes.base import runtime_class, toml_table
 
+GVISOR_VERSION = "v0.0.0-20260905035102-160fafc42237"
+"""gvisor.dev/gvisor's ``go`` branch (the module proxy's @latest), 2026-09-05."""
 OVERHEAD = {"memory": "64Mi"}
 SHIM = "containerd-shim-runsc-v1"
 PLATFORM = "systrap"
+
+
+def component_for(kubelet_pods_dir: str, version: str = GVISOR_VERSION) -> GoComponent:
+    """gVisor's ``runsc`` and its containerd shim, static, from ``gvisor.dev/gvisor``.
+
+    The shim is patched (``shim-oom-score.patch`` beside the pinned go.mod): it lowers its
+    own ``oom_score_adj`` and fails when it may not (root without CAP_SYS_RESOURCE); patched,
+    it keeps the inherited score, as containerd's runc shim does with
+    ``restrict_oom_score_adj``. It looks pod volumes up under a kubelet root fixed at build
+    time (``/var/lib/kubelet/pods`` upstream): ``kubelet_pods_dir`` is the local cluster's.
+    """
+    mod = "gvisor.dev/gvisor"
+    return GoComponent(
+        name="gvisor",
+        module=mod,
+        version=version,
+        packages={"runsc": f"{mod}/runsc", SHIM: f"{mod}/shim"},
+        ldflags=(
+            f"-X {mod}/runsc/version.version={version}",
+            f"-X {mod}/pkg/shim/v1/utils.kubeletPodsDir={kubelet_pods_dir}",
+        ),
+        patches=("shim-oom-score.patch",),
+    )
 
 
 class Gvisor:
@@ -39,7 +65,7 @@ class Gvisor:
 
     def install(self, binaries: dict[str, Path], log: TextIO) -> dict[str, Path]:
         """Build (or find cached) runsc and the patched shim."""
-        component = components.gvisor(str(Layout.default().kubelet_root / "pods"))
+        component = component_for(str(Layout.default().kubelet_root / "pods"))
         bin_dir = gobuild.build(component, log=log)
         return {name: bin_dir / name for name in component.packages}
 
