@@ -143,7 +143,7 @@ def wait_for_pod(
     name: str,
     until: str = UNTIL_RUNNING,
     timeout: float = 120.0,
-    poll: float = 1.0,
+    poll: float = 0.2,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
