@@ -23,10 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from podshm.data import data_path
 from podshm.errors import PodshmError
+from podshm.yamlfile import load_yaml
 
 OUTCOMES = ("failed",)
 REQUIRED = ("runtime", "test", "outcome", "reason", "link")
@@ -100,17 +99,8 @@ def load(paths: list[str | Path]) -> list[Deviation]:
     """podshm's profiles, then the given files (a bad file stops the run, naming it)."""
     found: list[Deviation] = []
     for path in [*shipped(), *map(Path, paths)]:
-        try:
-            text = path.read_text()
-        except OSError as err:
-            raise PodshmError(
-                f"cannot read deviations file {path}: {err.strerror}",
-                "pass an existing YAML file to --podshm-deviations (PODSHM_DEVIATIONS)",
-            ) from err
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            raise PodshmError(f"deviations file {path} is not YAML: {err}", FIX) from err
+        option = "--podshm-deviations (PODSHM_DEVIATIONS)"
+        data = load_yaml(path, "deviations file", option, FIX)
         found += parse(data, str(path))
     return found
 

@@ -12,10 +12,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from podshm.errors import PodshmError
 from podshm.expectations import SCENARIOS, ShmExpectation, page_round_up, parse_size
+from podshm.yamlfile import load_yaml
 
 OVERRIDE_FIELDS = ("size", "tmpfs")
 
@@ -72,22 +71,8 @@ def load_overrides(path: str | Path | None) -> dict[str, Override]:
     if not path:
         return {}
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise PodshmError(
-            f"cannot read expectations file {path}: {getattr(err, 'strerror', None) or err}",
-            "pass an existing file to --podshm-expectations (or PODSHM_EXPECTATIONS)",
-        ) from err
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise PodshmError(
-            f"expectations file {path}: not valid YAML{at}: {getattr(err, 'problem', err)}",
-            EXPECTATIONS_FIX,
-        ) from err
+    option = "--podshm-expectations (or PODSHM_EXPECTATIONS)"
+    data = load_yaml(path, "expectations file", option, EXPECTATIONS_FIX)
     return parse_overrides(data, str(path))
 
 
