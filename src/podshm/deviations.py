@@ -28,6 +28,9 @@ from podshm.errors import PodshmError
 from podshm.yamlfile import load_yaml
 
 OUTCOMES = ("failed",)
+PREFIX = "deviation: "
+"""How a deviation's reason starts where pytest keeps it (``wasxfail``, junit's xfail message):
+the one mark that survives pytest-xdist and a junit file."""
 REQUIRED = ("runtime", "test", "outcome", "reason", "link")
 FIELDS = (*REQUIRED, "message")
 FIX = (
@@ -136,4 +139,9 @@ def judge(deviation: Deviation, passed: bool, message: str) -> Verdict:
             f"failed, but not as the declared deviation says ({deviation.message!r}): "
             f"{deviation.describe()}",
         )
-    return Verdict("deviation", f"deviation: {deviation.describe()}")
+    return Verdict("deviation", PREFIX + deviation.describe())
+
+
+def is_deviation_text(text: object) -> bool:
+    """Whether an xfail reason is a declared deviation's (see :data:`PREFIX`)."""
+    return str(text or "").startswith(PREFIX)

@@ -13,7 +13,7 @@ from collections import defaultdict
 
 import pytest
 
-from podshm.deviations import find, judge
+from podshm.deviations import find, is_deviation_text, judge
 from podshm.plugin.params import RUNTIME_FIXTURE, item_param, without_runtime_class
 from podshm.plugin.report import P_DEVIATION, P_RUNTIME_CLASS, record
 from podshm.plugin.state import RunState
@@ -48,12 +48,11 @@ def apply_deviation(state: RunState, item: pytest.Item, report: pytest.TestRepor
     else:
         report.outcome = "skipped"
         report.wasxfail = verdict.text  # type: ignore[attr-defined]  # pytest's xfail slot
-        report.podshm_deviation = verdict.text  # type: ignore[attr-defined]
 
 
 def teststatus(report: pytest.TestReport) -> tuple[str, str, str] | None:
     """``deviation`` / ``D`` / ``DEVIATION`` in the progress line and the final counts."""
-    if report.when == "call" and getattr(report, "podshm_deviation", None):
+    if report.when == "call" and is_deviation_text(getattr(report, "wasxfail", None)):
         return DEVIATION, "D", "DEVIATION"
     return None
 
@@ -71,7 +70,7 @@ class Matrix:
         if not runtime_class:
             return
         self.columns[runtime_class] = None
-        cell = DEVIATION if str(properties.get(P_DEVIATION, "")).startswith(DEVIATION) else outcome
+        cell = DEVIATION if is_deviation_text(properties.get(P_DEVIATION)) else outcome
         self.cells[scenario_row(nodeid, runtime_class)][runtime_class] = cell
 
     def lines(self) -> list[str]:

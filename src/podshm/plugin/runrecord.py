@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from podshm.deviations import is_deviation_text
 from podshm.records.ids import stable_id_from_nodeid
 from podshm.records.report import record_path
 from podshm.records.schema import (
@@ -41,8 +42,8 @@ def _crash(report: pytest.TestReport | pytest.CollectReport) -> str:
 def phase_outcome(report: pytest.TestReport) -> tuple[str, str]:
     """(outcome, message) of one phase, in the record's words, messages as junit has them."""
     xfail = hasattr(report, "wasxfail")
-    if getattr(report, "podshm_deviation", None):
-        return "deviation", str(report.podshm_deviation)
+    if xfail and is_deviation_text(report.wasxfail):
+        return "deviation", str(report.wasxfail)
     if report.passed:
         return ("xpassed" if xfail else "passed"), ""
     if report.skipped:

@@ -15,6 +15,7 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from podshm.deviations import is_deviation_text
 from podshm.records.ids import nodeid_from_junit, stable_id_from_junit
 from podshm.records.schema import (
     CaseResult,
@@ -50,7 +51,7 @@ def _outcome(case: ET.Element) -> tuple[str, str]:
     if skipped is not None:
         xfail = skipped.get("type") == "pytest.xfail"
         message = skipped.get("message") or ""
-        if xfail and message.startswith("deviation: "):
+        if xfail and is_deviation_text(message):
             return "deviation", message
         return ("xfailed" if xfail else "skipped"), message
     return "passed", ""
