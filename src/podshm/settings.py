@@ -69,7 +69,8 @@ class Setting:
 
     def names(self) -> str:
         """How an error names this setting: both flags and the variable."""
-        return f"{self.pytest_flag} / {self.cli_flag} / {self.env}"
+        flags = [self.pytest_flag, *([self.cli_flag] if self.cli else []), self.env]
+        return " / ".join(flags)
 
 
 SETTINGS: tuple[Setting, ...] = (
