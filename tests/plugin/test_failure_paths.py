@@ -88,6 +88,24 @@ def test_a_pod_no_node_can_fit_fails_with_the_schedulers_message(
     real_cluster_env.assert_cleaned_up(run_id)
 
 
+def test_a_misspelt_field_in_a_manifest_is_refused_not_dropped(
+    pytester: pytest.Pytester, real_cluster_env: ClusterEnv
+):
+    """Pods are created with fieldValidation=Strict: a typo fails the test, naming the field."""
+    own = pytester.path / "own-manifests"
+    own.mkdir()
+    (own / "typo.yaml").write_text(HUGE.replace("resources:", "resourcez:"))
+    pytester.makepyfile('def test_typo(podshm_pod):\n    podshm_pod("typo.yaml")\n')
+    run_id = real_cluster_env.new_run_id()
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--podshm-manifests", str(own))
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["podshm: pod 'typo' rejected by the API server (HTTP 400)*unknown field*resourcez*"]
+    )
+    assert "Traceback" not in result.stdout.str()
+    real_cluster_env.assert_cleaned_up(run_id)
+
+
 STOPPED_MID_RUN = """
 import time
 from pathlib import Path

@@ -74,7 +74,8 @@ def test_header_describes_the_real_cluster(pytester: pytest.Pytester, real_clust
 
 NAMESPACE_TESTS = """
 def read(cluster, name):
-    return cluster.api.core.read_namespace(name).metadata
+    from kubernetes import client
+    return client.CoreV1Api(cluster.api.api_client).read_namespace(name).metadata
 
 
 def test_a(podshm_cluster, podshm_namespace):
