@@ -361,7 +361,7 @@ def test_user_without_rbac_bindings_gets_one_line_naming_every_permission_and_th
     elapsed = time.monotonic() - start
     everything = (
         "create namespaces, delete namespaces, list namespaces, patch namespaces, create pods, "
-        "get pods, "
+        "deletecollection pods, get pods, "
         "create pods/exec, get pods/log, list events, list nodes"
     )
     expected = (

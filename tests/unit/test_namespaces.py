@@ -67,6 +67,7 @@ class FakeApi:
         self.labelled: dict[str, dict] = {}
         self.selectors: list[str] = []
         self.conflicts = 0
+        self.order: list[tuple[str, str]] = []
 
     def create_namespace(self, body):
         if self.conflicts:
@@ -75,7 +76,11 @@ class FakeApi:
         self.created.append(body)
         return body
 
+    def delete_pods(self, namespace):
+        self.order.append(("pods", namespace))
+
     def delete_namespace(self, name):
+        self.order.append(("namespace", name))
         self.deleted.append(name)
         return True
 
@@ -198,3 +203,26 @@ def test_refused_deletions_are_reported_with_the_apis_message():
     assert result.failure_lines() == [
         "cannot delete namespace podshm-abc123-a: HTTP 403: Forbidden"
     ]
+
+
+def test_a_namespaces_pods_are_deleted_before_it():
+    """The namespace controller then finds no pods to wait for (one pass, not a poll loop)."""
+    api = FakeApi([ns("podshm-abc123-a", "abc123")])
+    manager = NamespaceManager(api, "podshm", "abc123")
+    manager.delete("podshm-abc123-b")
+    sweep_run(api, "abc123")
+    assert api.order == [
+        ("pods", "podshm-abc123-b"),
+        ("namespace", "podshm-abc123-b"),
+        ("pods", "podshm-abc123-a"),
+        ("namespace", "podshm-abc123-a"),
+    ]
+
+
+def test_a_namespace_already_gone_is_not_an_error():
+    class Gone(FakeApi):
+        def delete_pods(self, namespace):
+            raise ApiException(status=404, reason="Not Found")
+
+    result = sweep_run(Gone([ns("podshm-abc123-a", "abc123")]), "abc123")
+    assert result.deleted == [] and result.failed == []

@@ -52,6 +52,7 @@ REQUIRED_ACCESS: tuple[Access, ...] = (
     Access("list", "namespaces"),
     Access("patch", "namespaces"),  # --podshm-keep-namespaces-on-failure labels a namespace
     Access("create", "pods"),
+    Access("deletecollection", "pods"),  # a test's pods go before its namespace
     Access("get", "pods"),
     Access("create", "pods", "exec"),
     Access("get", "pods", "log"),

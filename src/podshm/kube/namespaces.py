@@ -212,7 +212,7 @@ class NamespaceManager:
     def delete(self, name: str) -> None:
         """Request deletion (accepted, not necessarily finalized)."""
         with sigint_deferred():
-            self.api.delete_namespace(name)
+            delete_namespace(self.api, name)
         self.live.pop(name, None)
 
     def keep(self, name: str) -> None:
@@ -230,6 +230,23 @@ class NamespaceManager:
         return result
 
 
+def delete_namespace(api: KubeApi, name: str) -> bool:
+    """Delete a namespace's pods, then the namespace; False if it was already gone.
+
+    The namespace controller waits 5 s before it deletes a namespace's content, then polls
+    (exponential backoff; discovery and four calls each time) until the kubelet has stopped
+    every pod. Measured on a suite run: 121 API calls per namespace, 77% of all the run made.
+    Pods deleted first are mostly gone by then: 74 calls per namespace.
+    """
+    try:
+        api.delete_pods(name)
+    except ApiException as err:
+        if err.status == 404:
+            return False
+        raise
+    return api.delete_namespace(name)
+
+
 @dataclass
 class SweepResult:
     """What a sweep deleted, and every deletion the API refused (namespace, message)."""
@@ -240,7 +257,7 @@ class SweepResult:
     def delete(self, api: KubeApi, name: str) -> None:
         """Delete one namespace, recording the outcome."""
         try:
-            if api.delete_namespace(name):
+            if delete_namespace(api, name):
                 self.deleted.append(name)
         except ApiException as err:
             self.failed.append((name, f"HTTP {err.status}: {api_error_message(err)}"))
