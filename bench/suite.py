@@ -13,6 +13,9 @@ cluster (start it first: `podshm cluster up`):
 3. CPU seconds used on the machine during one suite run, and by which daemons: on a small
    machine pod start is CPU-bound, and this says where the time goes.
 
+Every measured run starts once no namespace is terminating, so none pays for the clean-up of
+the run before it.
+
     .venv/bin/python bench/suite.py [--repeat 2]
 """
 
@@ -62,8 +65,25 @@ def suite_env(info: dict) -> dict[str, str]:
     return env
 
 
-def run_pytest(args: list[str], env: dict[str, str]) -> tuple[float, list[tuple[float, str]]]:
+def settle(info: dict, limit_s: float = 120) -> None:
+    """Wait until no namespace is terminating: each measurement starts on a quiet cluster, not
+    beside the clean-up of the one before (the namespace controller starts 5 s late)."""
+    kubectl = [info["binaries"]["kubectl"], "--kubeconfig", info["kubeconfig"]]
+    query = ["get", "namespaces", "-o", "jsonpath={.items[*].status.phase}"]
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        phases = subprocess.run([*kubectl, *query], capture_output=True, text=True).stdout
+        if "Terminating" not in phases:
+            return
+        time.sleep(1)
+    raise SystemExit(f"namespaces still terminating after {limit_s:.0f} s: {phases}")
+
+
+def run_pytest(
+    args: list[str], env: dict[str, str], info: dict
+) -> tuple[float, list[tuple[float, str]]]:
     """(wall seconds, [(testcase seconds, test id)]) of one pytest run; exits if it fails."""
+    settle(info)
     with tempfile.TemporaryDirectory() as tmp:
         junit = f"{tmp}/junit.xml"
         cmd = [sys.executable, "-m", "pytest", "--pyargs", "podshm.suite", "-q",
@@ -110,6 +130,7 @@ def kubectl_flow(info: dict, image: str) -> float:
         ("sysv-no-shared-file.yaml", {}, None, ipc.sysv_shm_recv(timeout=10), 2),
         ("posix-shm.yaml", {}, ipc.posix_shm_send(), ipc.posix_shm_recv(), 0),
     ]
+    settle(info)
     subprocess.run([*kubectl, "create", "namespace", ns], check=True, capture_output=True)
     try:
         started = time.monotonic()
@@ -141,17 +162,20 @@ def main() -> int:
     info = cluster_info()
     env = suite_env(info)
     prestart, serial, cases = [], [], []
-    cpu_before = cpu_seconds()
     for i in range(args.repeat):  # interleaved, so drift hits both alike
-        wall, cases = run_pytest(SUITE, env)
+        if i == 0:
+            settle(info)
+            cpu_before = cpu_seconds()
+        wall, cases = run_pytest(SUITE, env, info)
         prestart.append(wall)
         if i == 0:
             cpu_after = cpu_seconds()
-        serial.append(run_pytest([*SUITE, "--podshm-prestart", "0"], env)[0])
+        serial.append(run_pytest([*SUITE, "--podshm-prestart", "0"], env, info)[0])
     slow_case = max(cases)
-    alone = [run_pytest(["-k", slow_case[1].split("[")[0]], env)[0] for _ in range(args.repeat)]
+    slowest = ["-k", slow_case[1].split("[")[0]]
+    alone = [run_pytest(slowest, env, info)[0] for _ in range(args.repeat)]
     seed = " or ".join(SEED_TESTS)
-    podshm_seed = [run_pytest(["-k", seed], env)[0] for _ in range(args.repeat)]
+    podshm_seed = [run_pytest(["-k", seed], env, info)[0] for _ in range(args.repeat)]
     settings = resolve({"kubeconfig": info["kubeconfig"]})
     image, _source = find_image(settings, connect_target(choose(settings)).facts)
     by_kubectl = [kubectl_flow(info, image) for _ in range(args.repeat)]
