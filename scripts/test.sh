@@ -44,7 +44,7 @@ stage "lint"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 
-stage "local cluster up (builds cached)"
+stage "local cluster up (builds what the cache lacks)"
 # `cluster up` builds (cached under ~/.cache/podshm), recovers from a dead cluster, imports
 # the test image and names it on the node: runs find it there. Three runtimes, each a
 # RuntimeClass.
@@ -72,7 +72,7 @@ stage "runtime matrix: the suite under runc, crun, gVisor"
 .venv/bin/pytest --pyargs podshm.suite -m "not multinode" --podshm-runtime-class all \
   --junitxml=reports/junit-runtimes.xml -p no:cacheprovider -q
 
-stage "gate v1.36 -> v1.37 (builds cached)"
+stage "gate v1.36 -> v1.37 (builds what the cache lacks)"
 unset PODSHM_KUBECONFIG
 .venv/bin/podshm cluster down
 .venv/bin/podshm gate --from v1.36 --to v1.37 -m "not bench and not multinode" -p no:cacheprovider -q
