@@ -212,7 +212,7 @@ class NamespaceManager:
     def delete(self, name: str) -> None:
         """Request deletion (accepted, not necessarily finalized)."""
         with sigint_deferred():
-            delete_namespace(self.api, name)
+            remove_namespace(self.api, name)
         self.live.pop(name, None)
 
     def keep(self, name: str) -> None:
@@ -230,7 +230,7 @@ class NamespaceManager:
         return result
 
 
-def delete_namespace(api: KubeApi, name: str) -> bool:
+def remove_namespace(api: KubeApi, name: str) -> bool:
     """Delete a namespace's pods, then the namespace; False if it was already gone.
 
     The namespace controller waits 5 s before it deletes a namespace's content, then polls
@@ -257,7 +257,7 @@ class SweepResult:
     def delete(self, api: KubeApi, name: str) -> None:
         """Delete one namespace, recording the outcome."""
         try:
-            if delete_namespace(api, name):
+            if remove_namespace(api, name):
                 self.deleted.append(name)
         except ApiException as err:
             self.failed.append((name, f"HTTP {err.status}: {api_error_message(err)}"))
