@@ -141,19 +141,29 @@ def test_a_run_id_held_by_a_live_run_is_refused(pytester: pytest.Pytester, real_
         finish(proc, timeout=60)
 
 
+OLDER_THAN_S = 1
+
+
 def test_gc_dry_run_lists_and_gc_removes(pytester: pytest.Pytester, real_cluster_env):
     cluster = real_cluster_env.cluster
     dead = real_cluster_env.new_run_id()
+    started = time.monotonic()
     proc, log = start(pytester, "test_gc_victim", SLEEPING_TEST, {"PODSHM_EXPIRY": "600s"})
     wait_until(lambda: "POD IS RUNNING" in log.read_text(), "running pod", proc=proc, log=log)
     proc.send_signal(signal.SIGKILL)
     finish(proc)
     (left,) = cluster.live_namespaces(dead)
+    # --older-than 1s below must find the run at least that old: a pod can be running within
+    # a second of the run's start.
+    time.sleep(max(0.0, OLDER_THAN_S + 1 - (time.monotonic() - started)))
     podshm = [str(Path(sys.executable).parent / "podshm"), "gc"]
     env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
     # Not expired yet: the default gc leaves it; --older-than 0s picks it, --dry-run keeps it.
     listed = subprocess.run(
-        [*podshm, "--older-than", "1s", "--dry-run"], env=env, capture_output=True, text=True
+        [*podshm, "--older-than", f"{OLDER_THAN_S}s", "--dry-run"],
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert listed.returncode == 0, listed.stderr
     assert f"would remove {left} (run {dead}" in listed.stdout
@@ -161,7 +171,7 @@ def test_gc_dry_run_lists_and_gc_removes(pytester: pytest.Pytester, real_cluster
     default = subprocess.run(podshm, env=env, capture_output=True, text=True)
     assert default.returncode == 0 and left not in default.stdout, default.stdout
     removed = subprocess.run(
-        [*podshm, "--older-than", "1s"], env=env, capture_output=True, text=True
+        [*podshm, "--older-than", f"{OLDER_THAN_S}s"], env=env, capture_output=True, text=True
     )
     assert removed.returncode == 0, removed.stdout + removed.stderr
     assert f"removing {left}" in removed.stdout
