@@ -26,9 +26,10 @@ from pathlib import Path
 from podshm.image import build_test_image
 from podshm.kube.cluster import open_cluster
 from podshm.kube.launch import PodOptions, launch_pod, render_pod
-from podshm.kube.namespaces import NamespaceManager, new_run_id
+from podshm.kube.namespaces import NamespaceManager
 from podshm.localcluster import components, gobuild, lifecycle
 from podshm.localcluster.layout import Layout
+from podshm.names import new_run_id
 
 
 def timed(label: str, fn) -> float:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from podshm.errors import PodshmError
+from podshm.settings import CACHE_DIR_ENV
 
 
 def work_tree_of(path: Path) -> Path | None:
@@ -20,11 +21,11 @@ def work_tree_of(path: Path) -> Path | None:
 
 
 def cache_root() -> Path:
-    """$PODSHM_CACHE_DIR, else $XDG_CACHE_HOME/podshm or ~/.cache/podshm (created).
+    """``CACHE_DIR_ENV``'s directory, else $XDG_CACHE_HOME/podshm or ~/.cache/podshm (created).
 
     Never inside the git work tree: binaries and archives are large and must not be committed.
     """
-    env = os.environ.get("PODSHM_CACHE_DIR")
+    env = os.environ.get(CACHE_DIR_ENV)
     if env:
         root = Path(env).expanduser()
     else:
@@ -35,7 +36,7 @@ def cache_root() -> Path:
     if tree is not None and root.is_relative_to(tree):
         raise PodshmError(
             f"the podshm cache {root} is inside the git work tree {tree}",
-            "set PODSHM_CACHE_DIR to a directory outside the repository",
+            f"set {CACHE_DIR_ENV} to a directory outside the repository",
         )
     root.mkdir(parents=True, exist_ok=True)
     return root

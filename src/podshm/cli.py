@@ -10,7 +10,8 @@ import argparse
 import importlib
 import sys
 
-from podshm.errors import dispatch
+from podshm.errors import dispatch, use_renderer
+from podshm.settings import PODSHM, renderer_for
 
 # (sub-command, module that owns it). Imported lazily so `podshm --help` stays fast.
 GROUPS: tuple[tuple[str, str], ...] = (
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one sub-command; errors meant for users exit 2 with one clear line."""
+    use_renderer(renderer_for(PODSHM))
     return dispatch(build_parser().parse_args(argv))
 
 

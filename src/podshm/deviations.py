@@ -5,15 +5,17 @@ outcome expected instead of a pass, with a reason and an upstream link::
 
     deviations:
       - runtime: gvisor
-        test: "test_ipc_mechanisms.py::test_ipc_between_containers[posix-mq-*]"
+        test:                        # one test id, or a list of them (* is a wildcard)
+          - "test_ipc_mechanisms.py::test_ipc_between_containers[posix-mq-own-pid-ns]"
+          - "test_ipc_mechanisms.py::test_ipc_between_containers[posix-mq-shared-pid-ns]"
         outcome: failed
-        message: "*ENOSYS*"          # optional: the failure must say this (* is a wildcard)
+        message: "*ENOSYS*"          # optional: a line of the failure's message (* is a wildcard)
         reason: POSIX message queues are not implemented
         link: https://github.com/google/gvisor/issues/136
 
 A matching failure is reported as a *deviation*, never as a pass; a deviation that no longer
 happens fails the test, so a file cannot rot. podshm ships profiles (``data/deviations``),
-always loaded; ``--podshm-deviations FILE`` adds a user's own.
+always loaded; the ``deviations`` setting adds a user's own.
 """
 
 from __future__ import annotations
@@ -34,16 +36,22 @@ the one mark that survives pytest-xdist and a junit file."""
 REQUIRED = ("runtime", "test", "outcome", "reason", "link")
 FIELDS = (*REQUIRED, "message")
 FIX = (
-    "each entry of 'deviations:' needs runtime, test (a test id pattern without the rc= part), "
-    "outcome (failed), reason and link; message is optional"
+    "each entry of 'deviations:' needs runtime, test (a test id, or a list of them, without the "
+    "rc= part), outcome (failed), reason and link; message is optional"
 )
 
 
 def glob_match(pattern: str, text: str) -> bool:
-    """``*`` matches anything (newlines too); everything else, ``[`` of test ids included,
-    is literal."""
-    regex = ".*".join(re.escape(part) for part in pattern.split("*"))
-    return re.fullmatch(regex, text, re.DOTALL) is not None
+    """``*`` matches anything within one line; everything else, ``[`` of test ids included,
+    is literal. A test id is one line, so this is a whole-id match."""
+    regex = "[^\n]*".join(re.escape(part) for part in pattern.split("*"))
+    return re.fullmatch(regex, text) is not None
+
+
+def says(pattern: str, message: str) -> bool:
+    """Whether a line of a failure's own message matches ``pattern``: a declared cause must be
+    what the failure says, on one line, not anything found somewhere in a report."""
+    return any(glob_match(pattern, line) for line in message.splitlines() or [""])
 
 
 @dataclass(frozen=True)
@@ -84,12 +92,11 @@ def parse(data: Any, source: str) -> list[Deviation]:
             raise PodshmError(f"{where} {what}", FIX)
         if entry["outcome"] not in OUTCOMES:
             raise PodshmError(f"{where}: outcome {entry['outcome']!r}", FIX)
-        found.append(
-            Deviation(
-                **{k: str(entry[k]) for k in FIELDS if k in entry},
-                source=source,
-            )
-        )
+        tests = entry["test"] if isinstance(entry["test"], list) else [entry["test"]]
+        if not all(isinstance(t, str) and t for t in tests):
+            raise PodshmError(f"{where}: test must be a test id or a list of test ids", FIX)
+        fields = {k: str(entry[k]) for k in FIELDS if k in entry and k != "test"}
+        found += [Deviation(test=test, **fields, source=source) for test in tests]
     return found
 
 
@@ -102,7 +109,7 @@ def load(paths: list[str | Path]) -> list[Deviation]:
     """podshm's profiles, then the given files (a bad file stops the run, naming it)."""
     found: list[Deviation] = []
     for path in [*shipped(), *map(Path, paths)]:
-        option = "--podshm-deviations (PODSHM_DEVIATIONS)"
+        option = "{deviations}"
         data = load_yaml(path, "deviations file", option, FIX)
         found += parse(data, str(path))
     return found
@@ -126,14 +133,18 @@ class Verdict:
 
 
 def judge(deviation: Deviation, passed: bool, message: str) -> Verdict:
-    """Strict both ways: the declared failure is a deviation; a pass is reported as one."""
+    """Strict both ways: the declared failure is a deviation; a pass is reported as one.
+
+    ``message`` is the failure's own message (the assertion or exception text), never a
+    rendered report: a traceback echoes the test's source, whose text would match a pattern
+    whatever failed, and differently for every ``--tb``."""
     if passed:
         return Verdict(
             "gone",
             f"declared deviation no longer happens: {deviation.describe()}; "
             f"remove it from {deviation.source}",
         )
-    if not glob_match(deviation.message, message):
+    if not says(deviation.message, message):
         return Verdict(
             "different",
             f"failed, but not as the declared deviation says ({deviation.message!r}): "

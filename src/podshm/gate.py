@@ -3,8 +3,13 @@
 Bring the cluster up at vA, start a pod that holds a SysV segment and a POSIX shm object,
 run the suite, then upgrade in place one minor at a time (podshm.localcluster.upgrade), run
 the suite after each step and diff each run with the one before. The pod made before the
-upgrade must still run afterwards with both objects and their contents. Exit: the worst
-diff's code (0 nothing regressed, 1 regressed), 1 if the pre-upgrade pod lost anything.
+upgrade must still run afterwards with both objects and their contents.
+
+Every step's suite must pass, the first version's included: a failure that exists only on vA
+would otherwise read as "fixed" after the upgrade, and vA's own rules would never be proved
+on a real vA kubelet. ``--baseline RUN`` accepts the failures that run had (known issues).
+Exit 1 when a step failed, a diff regressed or the pre-upgrade pod lost anything; the
+report names the step.
 """
 
 from __future__ import annotations
@@ -18,11 +23,12 @@ from pathlib import Path
 
 from podshm.errors import PodshmError
 from podshm.kube.launch import PodOptions, launch_pod, render_pod
-from podshm.kube.namespaces import NamespaceManager, new_run_id
+from podshm.kube.namespaces import NamespaceManager
 from podshm.kube.pods import PodHandle
-from podshm.records.diff import FAIL_ON
+from podshm.names import new_run_id
+from podshm.records.cli import add_policy_arguments, policy_from_args
 from podshm.records.load import load_record
-from podshm.records.report import candidate_for, compare
+from podshm.records.report import candidate_for, compare, step_failure
 from podshm.runner import PassthroughParser, run_pytest
 from podshm.settings import resolve
 from podshm.suite import helpers as ipc
@@ -47,12 +53,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--to", dest="end", required=True, help="version to end at (v1.37)")
     parser.add_argument("--reports-dir", default="reports", help="where runs and diffs go")
     parser.add_argument(
-        "--fail-on",
-        choices=FAIL_ON,
-        default="failures",
-        help="what fails the gate: failures (new failures, removed tests) or changes (also "
-        "changed values)",
+        "--baseline",
+        metavar="RUN",
+        help="a run record or junit XML whose failures are accepted at every step (known "
+        "issues); without it every failing test fails the gate",
     )
+    add_policy_arguments(parser)
     parser.add_argument("pytest_args", nargs="*", metavar="PYTEST_ARGS", help="passed to pytest")
     parser.__class__ = PassthroughParser  # everything after our options goes to pytest
     parser.set_defaults(func=run)
@@ -116,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
     from podshm.localcluster.layout import Layout
 
     clock = Clock()
+    accepted = load_record(args.baseline) if args.baseline else None  # bad input: exit 2 now
     path = upgrade.upgrade_path(args.start, args.end)
     running = lifecycle.running_version(Layout.default())
     if running is not None and running != path[0].kubernetes:
@@ -131,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
     reports.mkdir(parents=True, exist_ok=True)
     run_id = new_run_id()
     namespaces = NamespaceManager(cluster.api, "podshm-gate", run_id, expiry_s=3600)
-    code, previous, problems = 0, None, []
+    code, previous, problems, failed_steps = 0, None, [], []
     try:
         ns = namespaces.create(test_id="podshm gate: the pod made before the upgrade")
         options = PodOptions(image, "IfNotPresent", run_id, expiry_s=3600)
@@ -151,11 +158,16 @@ def run(args: argparse.Namespace) -> int:
                 rc = run_pytest(argv, settings.env())
             if rc not in (0, 1):
                 raise PodshmError(f"the suite on {pins.kubernetes} ended with exit {rc}", None)
+            step = f"suite on {pins.kubernetes}" + (" (after the upgrade)" if i else "")
+            failure = step_failure(step, rc, load_record(candidate_for(junit)), accepted)
+            if failure:
+                failed_steps.append(failure)
             if previous is not None:
                 with clock.part(f"diff {previous.stem} -> {junit.stem}"):
                     base = load_record(candidate_for(previous))
                     code = max(
-                        code, compare(str(candidate_for(previous)), base, junit, args.fail_on)
+                        code,
+                        compare(str(candidate_for(previous)), base, junit, policy_from_args(args)),
                     )
             previous = junit
     finally:
@@ -163,7 +175,9 @@ def run(args: argparse.Namespace) -> int:
     print("podshm gate: " + ", ".join(f"{name} {secs:.1f} s" for name, secs in clock.parts))
     for line in problems:
         print(f"podshm gate: the pre-upgrade pod: {line}", file=sys.stderr)
-    if problems:
+    for line in failed_steps:
+        print(f"podshm gate: step failed: {line}", file=sys.stderr)
+    if problems or failed_steps:
         return 1
     print(
         f"podshm gate: the pre-upgrade pod kept its SysV segment and POSIX shm object; "

@@ -9,16 +9,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from podshm.settings import STATE_DIR_ENV
+
 CLUSTER_NAME = "podshm"
 CONTEXT_NAME = "podshm-local"
-STATE_DIR_ENV = "PODSHM_STATE_DIR"
 DEFAULT_STATE_DIR = "/var/lib/podshm"
 NODE_IMAGE_ANNOTATION = "podshm.io/test-image"
 """Set on the local cluster's node by `podshm cluster up`: the test image it imported."""
 
 
 def state_root() -> Path:
-    """``$PODSHM_STATE_DIR/podshm`` (default ``/var/lib/podshm/podshm``)."""
+    """``<state dir>/podshm`` (default ``/var/lib/podshm/podshm``; see ``STATE_DIR_ENV``)."""
     return Path(os.environ.get(STATE_DIR_ENV, DEFAULT_STATE_DIR)) / CLUSTER_NAME
 
 

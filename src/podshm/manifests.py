@@ -23,6 +23,7 @@ import yaml
 
 from podshm.data import data_path
 from podshm.errors import PodshmError
+from podshm.yamlfile import where_in_yaml
 
 DEFAULT_MARK = "# podshm:default "
 _DEFAULT_RE = re.compile(r"^# podshm:default ([A-Z][A-Z0-9_]*)=(.*)$")
@@ -47,7 +48,7 @@ def search_path(extra: str | Path | None = None) -> list[Path]:
         if not user.is_dir():
             raise ManifestError(
                 f"manifests directory {user} does not exist",
-                "pass an existing directory to --podshm-manifests (PODSHM_MANIFESTS)",
+                "pass an existing directory to {manifests}",
             )
         dirs.append(user)
     return [*dirs, manifests_dir()]
@@ -129,7 +130,9 @@ def render_text(
     try:
         docs = [d for d in yaml.safe_load_all(rendered) if d is not None]
     except yaml.YAMLError as err:
-        raise ManifestError(f"{source}: not valid YAML after rendering: {err}", None) from err
+        raise ManifestError(
+            f"{source}: not valid YAML after rendering{where_in_yaml(err)}", None
+        ) from err
     if len(docs) != 1 or not isinstance(docs[0], dict):
         raise ManifestError(f"{source}: expected exactly one object, found {len(docs)}", None)
     return docs[0]

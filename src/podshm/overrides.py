@@ -67,11 +67,11 @@ def parse_overrides(data: Any, source: str) -> dict[str, Override]:
 
 
 def load_overrides(path: str | Path | None) -> dict[str, Override]:
-    """Read an ``--podshm-expectations`` file; a missing or malformed file is a PodshmError."""
+    """Read the user's expectations file; a missing or malformed file is a PodshmError."""
     if not path:
         return {}
     path = Path(path)
-    option = "--podshm-expectations (or PODSHM_EXPECTATIONS)"
+    option = "{expectations}"
     data = load_yaml(path, "expectations file", option, EXPECTATIONS_FIX)
     return parse_overrides(data, str(path))
 

@@ -14,7 +14,7 @@ import sys
 from podshm.errors import PodshmError
 from podshm.kube.cluster import Cluster
 from podshm.settings import Settings
-from podshm.target import Target, choose, connect_target, find_image
+from podshm.target import Target, check_image_held, choose, connect_target, find_image
 
 
 def _start_or_reuse_local(settings: Settings, target: Target, start: bool) -> Settings:
@@ -43,4 +43,5 @@ def prepare(settings: Settings, start_cluster: bool = False) -> tuple[Settings, 
         print(f"podshm: --start-cluster ignored: the target is {target.why}", file=sys.stderr)
     cluster = connect_target(target)
     image, _source = find_image(settings, cluster.facts)
+    check_image_held(settings, cluster.facts, image)
     return dataclasses.replace(settings, image=image), target, cluster

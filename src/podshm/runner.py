@@ -14,7 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from podshm.settings import add_cli_arguments, from_cli_args
+from podshm.records.cli import add_policy_arguments, policy_from_args
+from podshm.settings import FRONT_END_ENV, PODSHM, add_cli_arguments, from_cli_args
 
 SUITE_PACKAGE = "podshm.suite"
 DEFAULT_REPORTS_DIR = "reports"
@@ -87,8 +88,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--baseline",
         metavar="FILE",
         help="an earlier run (record JSON or junit XML): print the diff against it and exit "
-        "with the diff's code (0: nothing regressed, 1: a new failure or a removed test)",
+        "with the diff's code: a run whose failures the baseline also had exits 0 (they are "
+        "listed as still failing: the baseline is the accepted state); a new failure, a "
+        "removed test or a check no longer applicable exits 1",
     )
+    add_policy_arguments(parser)
     parser.add_argument(
         "pytest_args", nargs="*", metavar="PYTEST_ARGS", help="passed to pytest unchanged"
     )
@@ -141,8 +145,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"podshm: target {target.why}; test image {settings.image}", file=sys.stderr)
     junit = junit_path_for(args.reports_dir)
     junit.parent.mkdir(parents=True, exist_ok=True)
-    code = run_pytest(pytest_argv(args, junit), settings.env())
+    code = run_pytest(pytest_argv(args, junit), {**settings.env(), FRONT_END_ENV: PODSHM})
     print(f"podshm: JUnit report: {junit}", file=sys.stderr)
     if baseline is None or code not in (0, 1):
         return code
-    return compare(args.baseline, baseline, junit)
+    return compare(args.baseline, baseline, junit, policy_from_args(args))

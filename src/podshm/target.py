@@ -16,7 +16,7 @@ from pathlib import Path
 from kubernetes.client.exceptions import ApiException
 
 from podshm import localpaths, testimage
-from podshm.errors import PodshmError
+from podshm.errors import InputError, PodshmError
 from podshm.kube.access import DEFAULT_KUBECONFIG, existing_kubeconfigs, kubeconfig_paths
 from podshm.kube.api import api_error_message
 from podshm.kube.cluster import Cluster, open_cluster
@@ -43,7 +43,7 @@ def choose(settings: Settings) -> Target:
     """Pick the target without touching the network.
 
     ``--local`` names podshm's local cluster. Otherwise a configured kubeconfig (option,
-    ``PODSHM_KUBECONFIG``, ``KUBECONFIG``), an existing ``~/.kube/config`` or an in-cluster
+    ``KUBECONFIG``), an existing ``~/.kube/config`` or an in-cluster
     service account is the target. Only when none of them exists is the local cluster used.
     """
     local = Target(
@@ -107,8 +107,32 @@ def find_image(settings: Settings, facts: ClusterFacts) -> tuple[str, str]:
     raise PodshmError(f"no test image named, and {reason}", testimage.BUILD_AND_LOAD)
 
 
+def _held(names: tuple[str, ...]) -> set[str]:
+    """A node's image names as a user writes them (``docker.io/library/`` dropped)."""
+    return {n.removeprefix("docker.io/").removeprefix("library/") for n in names}
+
+
+def check_image_held(settings: Settings, facts: ClusterFacts, image: str) -> None:
+    """With pull policy ``Never`` a configured image must be on a target node already: every
+    pod would otherwise fail with ErrImageNeverPull. Refused once, before any namespace."""
+    if settings.pull_policy != "Never" or not settings.image or facts.nodes_error:
+        return
+    nodes = [n for n in facts.nodes if n.name == settings.node or (not settings.node and n.ready)]
+    wanted = image.removeprefix("docker.io/").removeprefix("library/")
+    if any(wanted in _held(n.images) for n in nodes):
+        return
+    names = ", ".join(n.name for n in nodes) or "none"
+    raise InputError(
+        f"image {image} is given with pull policy Never ({{pull_policy}}), and no target node "
+        f"holds it (nodes: {names})",
+        f"load it into the nodes first (`kind load docker-image {image}`, or `podshm image "
+        "load` for podshm's test image), or pass IfNotPresent to {pull_policy} if the nodes "
+        "may pull it",
+    )
+
+
 def select_nodes(settings: Settings, cluster: Cluster) -> list[str]:
-    """The nodes every scenario runs on once each (``--podshm-nodes``): Ready ones only.
+    """The nodes every scenario runs on once each (the ``nodes`` setting): Ready ones only.
 
     ``all`` means every Ready node; anything else is a label selector. Selecting nothing is
     an error, not a silent empty run.
@@ -120,14 +144,14 @@ def select_nodes(settings: Settings, cluster: Cluster) -> list[str]:
         found = [NodeFacts.from_node(n) for n in cluster.api.list_nodes(selector)]
     except ApiException as err:
         raise PodshmError(
-            f"--podshm-nodes {settings.nodes!r}: cannot list nodes (HTTP {err.status}: "
+            f"{{nodes}} {settings.nodes!r}: cannot list nodes (HTTP {err.status}: "
             f"{api_error_message(err)})",
             "pass 'all' or a valid label selector (e.g. kubernetes.io/os=linux)",
         ) from err
     ready = sorted(n.name for n in found if n.ready)
     if not ready:
         raise PodshmError(
-            f"--podshm-nodes {settings.nodes!r} selects no Ready node "
+            f"{{nodes}} {settings.nodes!r} selects no Ready node "
             f"(matching: {', '.join(n.name for n in found) or 'none'})",
             "pass 'all' or a selector that matches Ready nodes (kubectl get nodes --show-labels)",
         )
@@ -135,7 +159,7 @@ def select_nodes(settings: Settings, cluster: Cluster) -> list[str]:
 
 
 def select_runtime_classes(settings: Settings, facts: ClusterFacts) -> list[str]:
-    """The RuntimeClasses every scenario runs under once each (``--podshm-runtime-class``).
+    """The RuntimeClasses every scenario runs under once each (the ``runtime_class`` setting).
 
     ``all`` is every RuntimeClass of the cluster but those tests made for themselves; names
     must exist. Selecting nothing is an error, not a silent empty run.
@@ -150,7 +174,7 @@ def select_runtime_classes(settings: Settings, facts: ClusterFacts) -> list[str]
     missing = [n for n in chosen if n not in known]
     if missing or not chosen:
         raise PodshmError(
-            f"--podshm-runtime-class {settings.runtime_class!r}: "
+            f"{{runtime_class}} {settings.runtime_class!r}: "
             + (f"no RuntimeClass {', '.join(missing)}" if missing else "selects none")
             + f" on this cluster (it has: {', '.join(known) or 'none'})",
             "pass existing names or 'all' (kubectl get runtimeclass); on podshm's local "

@@ -17,8 +17,7 @@ from pathlib import Path
 TEST_IMAGE_REPO = "podshm.local/podshm-test"
 BUILD_AND_LOAD = (
     "build it and load it into the nodes: `podshm image build && podshm image load --into kind"
-    " --kind-cluster NAME` (or --into containerd|docker), or name one with --podshm-image"
-    " (PODSHM_IMAGE)"
+    " --kind-cluster NAME` (or --into containerd|docker), or name one with {image}"
 )
 IMAGE_PAYLOAD = ("__init__.py", "py.typed", "ipc")
 """What of podshm the image needs: the helper programs only (they import nothing else of

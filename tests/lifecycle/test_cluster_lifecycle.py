@@ -63,18 +63,31 @@ def assert_nothing_left(layout: Layout) -> None:
     assert veths == []
 
 
-def start_gvisor_pod(layout: Layout) -> None:
-    """A running pod under gVisor: its sandbox and gofer outlive containerd unless `down`
-    finds them (they keep their state, and a netns mount, under podshm's runtime root)."""
+def kubectl(layout: Layout, *args: str, stdin: str | None = None) -> str:
+    """The cluster's own kubectl as admin; a failure fails the test with its stderr."""
     info = json.loads(layout.info.read_text())
-    kubectl = [info["binaries"]["kubectl"], "--kubeconfig", str(layout.admin_kubeconfig)]
+    done = subprocess.run(
+        [info["binaries"]["kubectl"], "--kubeconfig", str(layout.admin_kubeconfig), *args],
+        input=stdin,
+        text=True,
+        capture_output=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stderr}"
+    return done.stdout
+
+
+def start_pod(layout: Layout, name: str, runtime_class: str) -> None:
+    """A running pod of the test image in the default namespace, under ``runtime_class``."""
+    info = json.loads(layout.info.read_text())
     image = next(ref for ref in info["images"] if "podshm-test" in ref)
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": "lifecycle-gvisor", "namespace": "default"},
+        "metadata": {"name": name, "namespace": "default"},
         "spec": {
-            "runtimeClassName": "gvisor",
+            "runtimeClassName": runtime_class,
+            "terminationGracePeriodSeconds": 1,
             "containers": [
                 {
                     "name": "c",
@@ -85,16 +98,14 @@ def start_gvisor_pod(layout: Layout) -> None:
             ],
         },
     }
-    created = subprocess.run(
-        [*kubectl, "create", "-f", "-"], input=json.dumps(pod), text=True, capture_output=True
-    )
-    assert created.returncode == 0, created.stderr
-    ready = subprocess.run(
-        [*kubectl, "wait", "--for=condition=Ready", "pod/lifecycle-gvisor", "--timeout=120s"],
-        capture_output=True,
-        text=True,
-    )
-    assert ready.returncode == 0, ready.stderr
+    kubectl(layout, "create", "-f", "-", stdin=json.dumps(pod))
+    kubectl(layout, "wait", "--for=condition=Ready", f"pod/{name}", "--timeout=120s")
+
+
+def start_gvisor_pod(layout: Layout) -> None:
+    """A running pod under gVisor: its sandbox and gofer outlive containerd unless `down`
+    finds them (they keep their state, and a netns mount, under podshm's runtime root)."""
+    start_pod(layout, "lifecycle-gvisor", "gvisor")
     assert any("runsc" in line for line in cluster_processes())
 
 
@@ -128,8 +139,38 @@ def test_down_leaves_nothing_and_up_recovers_from_a_killed_cluster() -> None:
     assert not Path(f"/sys/class/net/{BRIDGE}").exists()
     assert teardown.mounts_under(layout.root) == []
 
-    up = podshm("cluster", "up", *RUNTIMES)
+    # `make suite` then `make test`: a cluster started with runc alone converges to the
+    # runtimes asked for, in place; a pod it was running keeps running.
+    up = podshm("cluster", "up", "--runtimes", "runc")
     assert up.returncode == 0, up.stderr
+    start_pod(layout, "lifecycle-runc", "runc")
+    pid_before = kubectl(layout, "exec", "lifecycle-runc", "--", "cat", "/proc/1/stat").split()[0]
+    converged = podshm("cluster", "up", *RUNTIMES)
+    assert converged.returncode == 0, converged.stderr
+    assert "adding runtimes crun, gvisor" in converged.stderr
+    assert "cleaning up the state" not in converged.stderr
+    classes = kubectl(layout, "get", "runtimeclass", "-o", "name").split()
+    assert classes == [
+        "runtimeclass.node.k8s.io/crun",
+        "runtimeclass.node.k8s.io/gvisor",
+        "runtimeclass.node.k8s.io/runc",
+    ]
+    assert kubectl(layout, "get", "pod", "lifecycle-runc", "-o", "jsonpath={.status.phase}") == (
+        "Running"
+    )
+    restarts = "jsonpath={.status.containerStatuses[0].restartCount}"
+    assert kubectl(layout, "get", "pod", "lifecycle-runc", "-o", restarts) == "0"
+    pid_after = kubectl(layout, "exec", "lifecycle-runc", "--", "cat", "/proc/1/stat").split()[0]
+    assert pid_after == pid_before
+    start_pod(layout, "lifecycle-crun", "crun")
+    # What cannot change in place is refused in one line, before anything is built.
+    other = podshm("cluster", "up", "--k8s-version", "v1.36")
+    assert other.returncode == 2
+    assert other.stderr.splitlines()[-2:] == [
+        "podshm: error: podshm's local cluster runs Kubernetes v1.37.2, v1.36.3 was asked "
+        "for, and `up` does not change a running cluster's version",
+        "podshm: fix: run `podshm cluster down` first, then up with --k8s-version v1.36.3",
+    ]
     assert podshm("cluster", "status").returncode == 0
 
     # Simulate the end of a session: every process killed, state left on disk.

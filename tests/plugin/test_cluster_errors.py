@@ -72,7 +72,7 @@ def test_unreachable_api_server_stops_the_run_fast_with_one_line(
     expected = (
         "podshm: cannot reach the Kubernetes API server at https://127.0.0.1:1 "
         "(context 'dead'): connection refused -- start it with `podshm cluster up`, "
-        "or pick another context with --podshm-context"
+        "or pick another context with --podshm-context (or PODSHM_CONTEXT)"
     )
     assert exit_reason(result) == expected
     assert "Traceback" not in result.stdout.str()
@@ -133,7 +133,7 @@ def test_header_says_when_the_cluster_is_unreachable(pytester: pytest.Pytester, 
     assert header == [
         "podshm: no usable cluster: cannot reach the Kubernetes API server at "
         "https://127.0.0.1:1 (context 'dead'): connection refused -- start it with "
-        "`podshm cluster up`, or pick another context with --podshm-context"
+        "`podshm cluster up`, or pick another context with --podshm-context (or PODSHM_CONTEXT)"
     ]
 
 

@@ -35,5 +35,8 @@ def test_a_selector_that_matches_no_ready_node_stops_the_run(
     )
     assert result.ret == 2
     result.stdout.fnmatch_lines(
-        ["*podshm: --podshm-nodes 'podshm.io/no-such-label=x' selects no Ready node*"]
+        [
+            "*podshm: --podshm-nodes (or PODSHM_NODES) 'podshm.io/no-such-label=x' selects no "
+            "Ready node*"
+        ]
     )

@@ -100,9 +100,7 @@ def test_bad_option_value_is_a_usage_error_but_help_still_works(
     pytester.makepyfile("def test_x(): pass")
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(
-        ["*--podshm-pod-timeout / --pod-timeout / PODSHM_POD_TIMEOUT: 'soon'*"]
-    )
+    result.stderr.fnmatch_lines(["*--podshm-pod-timeout (or PODSHM_POD_TIMEOUT): 'soon'*"])
     assert pytester.runpytest("--help").ret == 0
 
 

@@ -213,32 +213,40 @@ def test_pod(podshm_pod):
 
 
 def test_missing_image_fails_fast_with_the_image_error(pytester: pytest.Pytester, real_cluster_env):
-    """pull policy Never and an image the node lacks: ErrImageNeverPull, not a timeout."""
+    """An image no node holds and none can pull (no registry here): the pull error, at once,
+    not a timeout. (With pull policy Never the run refuses it up front: test_bad_inputs.)"""
     image = "podshm.local/does-not-exist:0"
     run_id = real_cluster_env.new_run_id()
     pytester.makepyfile(POD_TEST)
     junit = pytester.path / "junit.xml"
     start = time.monotonic()
-    result = run_inner(pytester, "--podshm-image", image, f"--junitxml={junit}")
+    result = run_inner(
+        pytester,
+        "--podshm-image",
+        image,
+        "--podshm-pull-policy",
+        "IfNotPresent",
+        f"--junitxml={junit}",
+    )
     elapsed = time.monotonic() - start
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            f"podshm: pod podshm-{run_id}-*/devshm-default: container '*' is ErrImageNeverPull: "
-            f'Container image "{image}" is not present with pull policy of Never*'
-            "-- check --podshm-image (PODSHM_IMAGE)*",
+            f"podshm: pod podshm-{run_id}-*/devshm-default: container '*' is *Err*Pull*"
+            "-- check --podshm-image (or PODSHM_IMAGE) and that the node can pull it; for an "
+            "image loaded into the nodes pass Never to --podshm-pull-policy (or "
+            "PODSHM_PULL_POLICY)",
             "*- podshm diagnostics -*",
             f"== pod podshm-{run_id}-*/devshm-default",
-            "container * waiting: ErrImageNeverPull*",
+            "container * waiting: *Err*Pull*",
             "-- events",
-            "Warning ErrImageNeverPull*",
         ]
     )
     assert "Traceback" not in result.stdout.str()
     # The default pod timeout is 120 s: the failure came from the pod's state, at once.
     assert elapsed < 30 + 10, f"inner run took {elapsed:.1f} s"
     props = properties(junit_cases(junit)["test_pod"])
-    assert "ErrImageNeverPull" in props["pod_diagnostics"]
+    assert "ErrImagePull" in props["pod_diagnostics"]
     assert props["image"] == image
     real_cluster_env.assert_cleaned_up(run_id)
 
@@ -286,7 +294,8 @@ def test_wrong_expectation_is_a_mismatch_with_pod_diagnostics(
     assert_one_selected(result, "failed")
     result.stdout.fnmatch_lines(
         [
-            f"*/dev/shm is {64 * MIB} bytes, expected {128 * MIB}: overridden by {expectations}*",
+            f"*/dev/shm is {64 * MIB} bytes (tmpfs size={64 * MIB}), expected {128 * MIB}: "
+            f"overridden by {expectations}*",
             "*- podshm diagnostics -*",
             "*podshm /dev/shm summary*",
             "devshm-default * 128.0 MiB * 64.0 MiB * MISMATCH * failed",

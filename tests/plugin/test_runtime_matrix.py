@@ -79,6 +79,68 @@ def test_an_unknown_runtime_class_stops_the_run_naming_the_ones_there(
     )
     assert result.ret == 2
     result.stdout.fnmatch_lines(
-        ["*podshm: --podshm-runtime-class 'runc,no-such-class': no RuntimeClass no-such-class "
+        ["*podshm: --podshm-runtime-class (or PODSHM_RUNTIME_CLASS) 'runc,no-such-class': "
+         "no RuntimeClass no-such-class "
          "on this cluster (it has: *runc*)*"]
     )  # fmt: skip
+
+
+MISLEADING = """
+def test_fill(podshm_runtime_class):
+    size, expected = 1, 1
+    assert size == expected, f"/dev/shm is {size} bytes, expected {expected}: the declared cause"
+    raise OSError(5, "Input/output error while filling")
+
+
+def test_size(podshm_runtime_class):
+    size, expected = 2, 1
+    assert size == expected, f"/dev/shm is {size} bytes, expected {expected}: the declared cause"
+"""
+
+
+@pytest.mark.parametrize("tb", ["auto", "long", "short", "line", "native", "no"])
+def test_a_deviation_matches_the_failures_own_message_whatever_the_traceback(
+    pytester: pytest.Pytester, real_cluster_env: ClusterEnv, tb: str
+):
+    """The declared cause is in both tests' source; only test_size fails with it. test_fill
+    fails with EIO after the size matched: a plain failure, for every --tb. (podshm used to
+    match the whole report, echoed source included: test_fill read as a deviation with the
+    default --tb and as a failure with --tb=short.)"""
+    real_cluster_env.new_run_id()
+    module = pytester.makepyfile(MISLEADING).name
+    declared = {
+        "deviations": [
+            deviation(f"{module}::test_fill", "*/dev/shm is * bytes, expected *"),
+            deviation(f"{module}::test_size", "*/dev/shm is * bytes, expected *"),
+        ]
+    }
+    (pytester.path / "dev.yaml").write_text(yaml.safe_dump(declared))
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", f"--tb={tb}", "-rA",
+        "--podshm-runtime-class", "runc", "--podshm-deviations", "dev.yaml",
+    )  # fmt: skip
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("deviation") == 1 and outcomes.get("failed") == 1, outcomes
+    result.stdout.fnmatch_lines(["*test_fill*failed", "*test_size*deviation"])
+
+
+def test_a_declared_message_does_not_span_lines(
+    pytester: pytest.Pytester, real_cluster_env: ClusterEnv
+):
+    """``*`` stays within a line: a pattern made of two lines' words matches neither."""
+    real_cluster_env.new_run_id()
+    module = pytester.makepyfile(
+        """
+def test_two_lines(podshm_runtime_class):
+    assert 0, "first: exit 3 (timed out)\\nsecond: same keys"
+"""
+    ).name
+    declared = {"deviations": [deviation(f"{module}::test_two_lines", "*timed out*same keys*")]}
+    (pytester.path / "dev.yaml").write_text(yaml.safe_dump(declared))
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--podshm-runtime-class", "runc", "--podshm-deviations",
+        "dev.yaml",
+    )  # fmt: skip
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed") == 1 and not outcomes.get("deviation"), outcomes
+    result.stdout.fnmatch_lines(["*failed, but not as the declared deviation says*"])

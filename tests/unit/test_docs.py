@@ -48,3 +48,16 @@ def test_ci_runs_every_command_readme_gives_kind_users():
         if c not in ci and not (c.startswith("export ") and c.split("=", 1)[-1] in ci)
     ]
     assert len(shown) >= 10 and missing == []
+
+
+def test_ci_runs_readmes_two_commands_verbatim_and_in_order():
+    """README promises two commands for a fresh machine; CI runs exactly those, in that
+    order, so a newcomer's first two commands are the ones CI proves."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## The two commands", 1)[1].split("\n## ", 1)[0]
+    shown = commands(section.split("```sh\n", 1)[1].split("```", 1)[0])
+    ci = [
+        c for c in commands((ROOT / ".ci" / "run").read_text()) if not c.startswith(("set ", "cd "))
+    ]
+    assert shown == ["make suite", "make test"]
+    assert ci == shown

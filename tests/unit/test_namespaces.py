@@ -19,16 +19,14 @@ from podshm.kube.namespaces import (
     NamespaceManager,
     live_namespaces_of_run,
     namespace_manifest,
-    namespace_name,
-    new_run_id,
     parse_rfc3339,
     rfc3339,
     run_selector,
     select_garbage,
     sigint_deferred,
     sweep_run,
-    validate_prefix,
 )
+from podshm.names import namespace_name, new_run_id, validate_prefix
 
 
 def test_names_are_prefix_run_short():

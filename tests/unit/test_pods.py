@@ -6,7 +6,8 @@ import pytest
 
 from podshm.kube.diagnostics import format_container_statuses, format_events
 from podshm.kube.pods import (
-    FIX_IMAGE,
+    FIX_IMAGE_NEVER,
+    FIX_IMAGE_PULL,
     UNTIL_COMPLETED,
     PodNotReady,
     last_warning,
@@ -60,7 +61,16 @@ def test_fatal_waiting_reasons(reason):
 
 def test_image_problems_point_at_the_image_option():
     _, fix = pod_problem(pod(waiting("sender", "ImagePullBackOff")))
-    assert fix == FIX_IMAGE
+    assert fix == FIX_IMAGE_PULL
+
+
+def test_an_image_never_pulled_is_not_told_to_use_never():
+    """The fix must not suggest what the pod already does (pull policy Never)."""
+    never = pod(waiting("sender", "ErrImageNeverPull"))
+    never["spec"]["containers"][0]["imagePullPolicy"] = "Never"
+    _, fix = pod_problem(never)
+    assert fix == FIX_IMAGE_NEVER
+    assert "Never to" not in fix
 
 
 def test_container_creating_is_not_a_problem():

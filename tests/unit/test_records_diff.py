@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from podshm.records.diff import ValueChange, diff, exit_code, is_noise
+from podshm.records.diff import Policy, ValueChange, diff, exit_code, is_noise
 from podshm.records.load import load_record
 from podshm.records.render import counts_line, render_json, render_markdown, render_text
 from podshm.records.schema import RunRecord, validate
@@ -261,8 +261,36 @@ def test_exit_codes(
 ) -> None:
     base = records[0]
     result = diff(base, _mutated(base, change))
-    assert exit_code(result, "failures") == on_failures
-    assert exit_code(result, "changes") == on_changes
+    assert exit_code(result, Policy("failures")) == on_failures
+    assert exit_code(result, Policy("changes")) == on_changes
+
+
+def _not_applicable_now(tests, rec) -> None:
+    tests["test_stays_green"].outcome = "not-applicable"
+    tests["test_stays_green"].message = "not applicable: needs 2 Ready nodes; cluster has 1: ..."
+
+
+def test_a_check_that_ran_before_and_is_not_applicable_now_is_a_regression(
+    records: tuple[RunRecord, RunRecord],
+) -> None:
+    """passed -> not applicable: the gate no longer makes that check, so it fails unless the
+    user accepts it (--allow-not-applicable); the row says why it did not run."""
+    base = records[0]
+    result = diff(base, _mutated(base, _not_applicable_now))
+    [row] = result.of("not_applicable")
+    assert (row.id, row.before, row.after) == (
+        "test_sample.py::test_stays_green",
+        "passed",
+        "not-applicable",
+    )
+    assert exit_code(result) == 1
+    assert exit_code(result, Policy(allow_not_applicable=True)) == 0
+    assert "needs 2 Ready nodes" in render_text(result, "a", "b")
+    back = diff(_mutated(base, _not_applicable_now), base)
+    assert [r.kind for r in back.rows if r.id.endswith("test_stays_green")] == ["outcome_changed"]
+    assert exit_code(back) == 0
+    same = diff(_mutated(base, _not_applicable_now), _mutated(base, _not_applicable_now))
+    assert exit_code(same) == 0
 
 
 def test_noise_rule() -> None:
@@ -290,7 +318,7 @@ def test_renderers(records: tuple[RunRecord, RunRecord]) -> None:
     assert markdown.startswith("### ❌ podshm diff: regression")
     assert "| Kubernetes | v1.36.3 | **v1.37.2** |" in markdown
     assert "| `test_sample.py::test_breaks` | passed → failed |" in markdown
-    doc = json.loads(render_json(result, "a.xml", "b.xml", "changes"))
+    doc = json.loads(render_json(result, "a.xml", "b.xml", Policy("changes")))
     assert doc["exit_code"] == 1 and doc["counts"]["unchanged"] == 4
     assert len(doc["rows"]) == len(EXPECTED)
     same = diff(records[0], records[0])

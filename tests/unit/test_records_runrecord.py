@@ -73,6 +73,10 @@ def test_skip():
     pytest.skip("no hugepages")
 
 
+def test_not_applicable():
+    pytest.skip("not applicable: needs 2 Ready nodes; cluster has 1: run on two nodes")
+
+
 @pytest.mark.xfail(reason="known")
 def test_xfail():
     assert 0
@@ -111,6 +115,7 @@ def test_record_beside_junit_agrees_with_it(suite: pytest.Pytester) -> None:
         "test_error": "error",
         "test_teardown_error": "error",
         "test_skip": "skipped",
+        "test_not_applicable": "not-applicable",
         "test_xfail": "xfailed",
         "test_xpass": "xpassed",
         "test_param[a::b/c]": "passed",
@@ -119,6 +124,7 @@ def test_record_beside_junit_agrees_with_it(suite: pytest.Pytester) -> None:
     assert tests["test_teardown_error"].values == {"kept_namespace": "ns-1"}
     assert tests["test_fail"].message.startswith("AssertionError: boom")
     assert tests["test_skip"].message == "no hugepages"
+    assert tests["test_not_applicable"].message.startswith("not applicable: needs 2 Ready nodes")
     assert record.run_id == "run123" and record.image.ref == "localhost/podshm-test:1"
     assert record.options == {"node": "n1", "expectations": ""}
     assert record.cluster.server_version == "v1.36.3"
@@ -149,10 +155,10 @@ def test_only_the_xdist_controller_writes(suite: pytest.Pytester) -> None:
     result = suite.runpytest(
         "-p", "no:podshm", "-p", "no:cacheprovider", "-n", "2", "--junitxml", JUNIT
     )
-    result.assert_outcomes(passed=3, failed=1, errors=2, skipped=1, xfailed=1, xpassed=1)
+    result.assert_outcomes(passed=3, failed=1, errors=2, skipped=2, xfailed=1, xpassed=1)
     assert [p.name for p in suite.path.rglob("podshm-*.json")] == [Path(RECORD).name]
     record = load_record(suite.path / RECORD)
-    assert len(record.tests) == 8
+    assert len(record.tests) == 9
     assert (
         next(t for t in record.tests if t.id.endswith("test_pass")).values["shm_size_bytes"]
         == 67108864

@@ -91,12 +91,24 @@ def test_no_import_circle():
     assert circles == []
 
 
+# Pure rules: data in, data out; they import nothing but each other and podshm.errors.
+PURE = [
+    "podshm.kube",
+    "podshm.plugin",
+    "podshm.localcluster",
+    "podshm.image",
+    "podshm.settings",
+    "podshm.target",
+    "podshm.records",
+]
 # (module prefix, prefixes it must never import): the layering of design.md.
 FORBIDDEN = [
     ("podshm.ipc", ["podshm."]),  # runs in a bare image: imports nothing of podshm
     ("podshm.kube", ["podshm.plugin", "podshm.localcluster", "podshm.image", "podshm.settings"]),
     ("podshm.plugin", ["podshm.localcluster", "podshm.image", "podshm.cli", "podshm.runner"]),
-    ("podshm.settings", ["podshm.plugin", "podshm.localcluster", "podshm.image"]),
+    ("podshm.settings", ["podshm.plugin", "podshm.localcluster", "podshm.image", "podshm.kube"]),
+    ("podshm.names", PURE),
+    ("podshm.preconditions", PURE),
     ("podshm.target", ["podshm.plugin", "podshm.localcluster", "podshm.image"]),
     ("podshm.records", ["podshm.plugin", "podshm.localcluster", "podshm.kube"]),
     ("podshm.expectations", ["podshm.kube", "podshm.plugin"]),
@@ -129,6 +141,53 @@ def test_cluster_access_does_not_import_pytest():
         )
     ]
     assert users == []
+
+
+def _strings_outside_docstrings(tree: ast.AST) -> list[ast.Constant]:
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docstrings
+    ]
+
+
+def test_only_the_settings_table_spells_flags_and_variables():
+    """Messages name a setting (``{context}``) and the front end renders it: a hand-typed
+    ``--podshm-context`` would be wrong for a ``podshm run`` user, who types ``--context``."""
+    spelled = [
+        f"{name}:{node.lineno}: {node.value[:60]!r}"
+        for name, path in modules().items()
+        if not name.startswith("podshm.settings")
+        for node in _strings_outside_docstrings(ast.parse(path.read_text()))
+        if "PODSHM_" in node.value or "--podshm-" in node.value
+    ]
+    assert spelled == []
+
+
+SKIPS = frozenset({"skip", "skipif", "importorskip"})
+
+
+def test_the_suite_skips_only_for_a_named_precondition():
+    """A scenario that quietly did not run would pass a gate: the one skip podshm makes is a
+    not-applicable scenario (podshm.plugin.applicable, reasons from podshm.preconditions)."""
+    found = [
+        f"{name}:{node.lineno}"
+        for name, path in modules().items()
+        if name.startswith(("podshm.suite", "podshm.plugin")) and name != "podshm.plugin.applicable"
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Attribute) and node.attr in SKIPS
+    ]
+    assert found == []
 
 
 def test_no_two_test_modules_share_a_file_name():

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from podshm.image import build, load
+from podshm.settings import CACHE_DIR_ENV
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -20,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "image",
         help="build the test and pause images offline; load them into containerd/kind/docker",
         description="Build podshm's OCI images without a registry or Docker, and load them "
-        "into a container runtime. Archives are cached in $PODSHM_CACHE_DIR/images "
+        f"into a container runtime. Archives are cached in ${CACHE_DIR_ENV}/images "
         "(default ~/.cache/podshm/images); an unchanged build is a no-op.",
     )
     commands = image.add_subparsers(dest="image_command", metavar="SUBCOMMAND", required=True)
@@ -180,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="podshm")
     register(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
     args = parser.parse_args(["image", *(sys.argv[1:] if argv is None else argv)])
-    from podshm.errors import dispatch
+    from podshm.errors import dispatch, use_renderer
+    from podshm.settings import PODSHM, renderer_for
 
+    use_renderer(renderer_for(PODSHM))
     return dispatch(args)

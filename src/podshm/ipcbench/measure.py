@@ -20,7 +20,7 @@ from podshm.ipcbench import stats
 from podshm.ipcbench.config import BenchConfig
 from podshm.ipcbench.environments import BatchFailed, Environment
 from podshm.ipcbench.records import Record, failed_batch, records_from_batches
-from podshm.kube.namespaces import new_run_id
+from podshm.names import new_run_id
 
 Progress = Callable[[str], None]
 

@@ -10,8 +10,9 @@ from collections.abc import Iterator
 
 from podshm.kube.cluster import Cluster
 from podshm.kube.launch import PodOptions, launch_pod, render_pod
-from podshm.kube.namespaces import NamespaceManager, new_run_id
+from podshm.kube.namespaces import NamespaceManager
 from podshm.kube.pods import PodHandle
+from podshm.names import new_run_id
 from podshm.settings import Settings
 
 MANIFEST = "bench-pair.yaml"

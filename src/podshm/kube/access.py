@@ -25,7 +25,7 @@ from podshm.kube.api import KubeApi, api_error_message
 DEFAULT_KUBECONFIG = "~/.kube/config"
 # An unreachable API server is reported, with the exit code, in under 5 s.
 PROBE_TIMEOUT_S = 3.0
-CLUSTER_UP_FIX = "start it with `podshm cluster up`, or pick another context with --podshm-context"
+CLUSTER_UP_FIX = "start it with `podshm cluster up`, or pick another context with {context}"
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ REQUIRED_ACCESS: tuple[Access, ...] = (
     Access("create", "namespaces"),
     Access("delete", "namespaces"),
     Access("list", "namespaces"),
-    Access("patch", "namespaces"),  # --podshm-keep-namespaces-on-failure labels a namespace
+    Access("patch", "namespaces"),  # keep_namespaces_on_failure labels a namespace
     Access("create", "pods"),
     Access("deletecollection", "pods"),  # a test's pods go before its namespace
     Access("get", "pods"),
@@ -142,7 +142,7 @@ def load_client(kubeconfig: str | None, context: str | None) -> tuple[client.Api
             return client.ApiClient(cfg), "in-cluster", "in-cluster service account"
         raise PodshmError(
             f"no kubeconfig found at {paths}",
-            "pass --podshm-kubeconfig PATH (or set PODSHM_KUBECONFIG / KUBECONFIG), "
+            "pass a kubeconfig to {kubeconfig} (or set KUBECONFIG), "
             "or create a local cluster with `podshm cluster up`",
         )
     names, current = list_contexts(paths)
@@ -151,20 +151,20 @@ def load_client(kubeconfig: str | None, context: str | None) -> tuple[client.Api
         if not current:
             raise PodshmError(
                 f"kubeconfig {paths} has no current-context (available contexts: {available})",
-                "choose one with --podshm-context NAME (or PODSHM_CONTEXT)",
+                "choose one with {context}",
             )
         if current not in names:
             raise PodshmError(
                 f"the current-context {current!r} of kubeconfig {paths} does not exist "
                 f"(available contexts: {available})",
-                "pass one of the available contexts to --podshm-context (or PODSHM_CONTEXT)",
+                "pass one of the available contexts to {context}",
             )
         context = current
     elif context not in names:
         raise PodshmError(
             f"context {context!r} does not exist in kubeconfig {paths} "
             f"(available contexts: {available})",
-            "pass one of the available contexts to --podshm-context (or PODSHM_CONTEXT)",
+            "pass one of the available contexts to {context}",
         )
     cfg = client.Configuration()
     try:

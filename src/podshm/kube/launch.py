@@ -74,7 +74,7 @@ def render_pod(
         names = ", ".join(n.name for n in known_nodes)
         raise PodshmError(
             f"node {node!r} does not exist (nodes: {names})",
-            "pass an existing node to --podshm-node (PODSHM_NODE)",
+            "pass an existing node to {node}",
         )
     pod = manifests.pin_to_node(pod, node)
     if options.runtime_class:

@@ -8,10 +8,7 @@ ever deleted, so a sweep can never touch anything a human created.
 from __future__ import annotations
 
 import contextlib
-import re
-import secrets
 import signal
-import string
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,6 +20,7 @@ from kubernetes.client.exceptions import ApiException
 from podshm.errors import PodshmError
 from podshm.kube.access import connection_lost
 from podshm.kube.api import KubeApi, api_error_message
+from podshm.names import namespace_name, validate_prefix, validate_run_id
 
 RUN_ID_LABEL = "podshm.io/run-id"
 WORKER_LABEL = "podshm.io/worker"
@@ -34,46 +32,6 @@ EXPIRES_ANNOTATION = "podshm.io/expires"
 MANAGED_BY = ("app.kubernetes.io/managed-by", "podshm")
 DEFAULT_EXPIRY_S = 1800.0
 POD_SECURITY_LEVELS = ("restricted", "baseline", "privileged")
-
-_ALPHABET = string.ascii_lowercase + string.digits
-_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-# DNS label limit is 63: prefix + "-" + run id (6) + "-" + short (6).
-MAX_PREFIX_LEN = 63 - 14
-
-
-def new_run_id() -> str:
-    """Six random lowercase characters: unique enough for concurrent runs on one cluster."""
-    return "".join(secrets.choice(_ALPHABET) for _ in range(6))
-
-
-def validate_prefix(prefix: str) -> str:
-    """Check the user's namespace prefix early, before any namespace is attempted."""
-    if not prefix or len(prefix) > MAX_PREFIX_LEN or not _LABEL_RE.match(prefix):
-        raise PodshmError(
-            f"namespace prefix {prefix!r} is not usable: it must be 1-{MAX_PREFIX_LEN} lowercase "
-            "letters, digits or '-', starting and ending with a letter or digit",
-            "pass another --podshm-namespace-prefix (or PODSHM_NAMESPACE_PREFIX)",
-        )
-    return prefix
-
-
-def validate_run_id(run_id: str) -> str:
-    """A run id becomes part of names and of a label value: same rules as a DNS label."""
-    if not run_id or len(run_id) > 12 or not _LABEL_RE.match(run_id):
-        raise PodshmError(
-            f"run id {run_id!r} is not usable: 1-12 lowercase letters, digits or '-'",
-            "unset PODSHM_RUN_ID to let podshm choose one",
-        )
-    return run_id
-
-
-def namespace_name(prefix: str, run_id: str, short: str | None = None) -> str:
-    """``<prefix>-<runid>-<short>``; ``short`` is random when not given."""
-    short = short or "".join(secrets.choice(_ALPHABET) for _ in range(6))
-    name = f"{prefix}-{run_id}-{short}"
-    if len(name) > 63 or not _LABEL_RE.match(name):
-        raise PodshmError(f"namespace name {name!r} is not a valid DNS label", None)
-    return name
 
 
 def rfc3339(moment: datetime) -> str:

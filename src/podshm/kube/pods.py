@@ -31,15 +31,19 @@ FATAL_WAITING_REASONS = IMAGE_REASONS | frozenset(
     {"CreateContainerConfigError", "CreateContainerError", "CrashLoopBackOff", "RunContainerError"}
 )
 
-FIX_IMAGE = (
-    "check --podshm-image (PODSHM_IMAGE) and that the node can pull it; for an image loaded "
-    "into the nodes use --podshm-pull-policy Never"
+FIX_IMAGE_PULL = (
+    "check {image} and that the node can pull it; for an image loaded into the nodes pass "
+    "Never to {pull_policy}"
 )
-FIX_SCHEDULE = "free capacity on the nodes or pin a node with --podshm-node (PODSHM_NODE)"
+FIX_IMAGE_NEVER = (
+    "load {image} into the pod's node (`podshm image load`, `kind load docker-image`), or "
+    "pass IfNotPresent to {pull_policy} if the node may pull it"
+)
+FIX_SCHEDULE = "free capacity on the nodes or pin a node with {node}"
 FIX_CONTAINER = "see the container statuses, events and logs in the report"
 FIX_RUNTIME = "check the node's container runtime for this pod's RuntimeClass (its logs)"
 EVENT_CHECK_S = 5.0
-FIX_TIMEOUT = "raise --podshm-pod-timeout (PODSHM_POD_TIMEOUT) or look at the events below"
+FIX_TIMEOUT = "raise {pod_timeout} or look at the events below"
 
 
 class PodRejected(PodshmError):
@@ -63,6 +67,13 @@ def _statuses(pod: dict[str, Any]) -> list[dict[str, Any]]:
     )
 
 
+def image_fix(pod: dict[str, Any]) -> str:
+    """What to do about an image a container cannot get, never suggesting what the pod does:
+    a pod that already refuses to pull (``Never``) is told to load the image instead."""
+    policies = {c.get("imagePullPolicy") for c in (pod.get("spec") or {}).get("containers") or []}
+    return FIX_IMAGE_NEVER if policies == {"Never"} else FIX_IMAGE_PULL
+
+
 def pod_problem(pod: dict[str, Any], until: str = UNTIL_RUNNING) -> tuple[str, str] | None:
     """(cause, fix) if the pod cannot reach ``until`` any more, else None.
 
@@ -81,7 +92,7 @@ def pod_problem(pod: dict[str, Any], until: str = UNTIL_RUNNING) -> tuple[str, s
         waiting = (cs.get("state") or {}).get("waiting") or {}
         reason = waiting.get("reason")
         if reason in FATAL_WAITING_REASONS:
-            fix = FIX_IMAGE if reason in IMAGE_REASONS else FIX_CONTAINER
+            fix = image_fix(pod) if reason in IMAGE_REASONS else FIX_CONTAINER
             message = waiting.get("message") or ""
             return f"container {cs.get('name')!r} is {reason}: {message}".rstrip(": "), fix
     phase = status.get("phase")

@@ -9,10 +9,9 @@ and the default admission plugins (Pod Security included).
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import json
-import os
 import socket
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -79,19 +78,6 @@ def build_binaries(k8s_version: str, log: TextIO = sys.stderr) -> dict[str, Path
     return paths
 
 
-def ctr(layout: Layout, binaries: dict[str, Path], *args: str, timeout: float = 300) -> str:
-    """Run ``ctr`` against our containerd in the CRI (``k8s.io``) namespace."""
-    proc = subprocess.run(
-        [str(binaries["ctr"]), "--address", str(layout.containerd_socket), "-n", "k8s.io", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    if proc.returncode != 0:
-        raise PodshmError(f"ctr {' '.join(args)} failed: {proc.stderr.strip()}", "see the message")
-    return proc.stdout
-
-
 def read_info(layout: Layout) -> ClusterInfo | None:
     """What the last `up` recorded (versions, binaries, images), or None."""
     try:
@@ -148,18 +134,20 @@ def up(
     existing = read_info(layout)
     if existing and healthy(layout):
         if existing.kubernetes != k8s_version:
+            fix = f"run `podshm cluster down` first, then up with --k8s-version {k8s_version}"
+            if _minor(k8s_version) > _minor(existing.kubernetes):
+                fix = (
+                    f"upgrade it in place with `podshm gate --from {existing.kubernetes} --to "
+                    f"{k8s_version}`, or {fix}"
+                )
             raise PodshmError(
-                f"a podshm cluster of Kubernetes {existing.kubernetes} is running, "
-                f"{k8s_version} was asked for",
-                "run `podshm cluster down` first",
-            )
-        if runtimes is not None and existing.runtimes != [r.name for r in chosen]:
-            raise PodshmError(
-                f"the running podshm cluster has runtimes {','.join(existing.runtimes)}, "
-                f"{','.join(r.name for r in chosen)} were asked for",
-                "run `podshm cluster down` first",
+                f"podshm's local cluster runs Kubernetes {existing.kubernetes}, {k8s_version} "
+                "was asked for, and `up` does not change a running cluster's version",
+                fix,
             )
         _say(log, f"cluster already up and healthy (Kubernetes {existing.kubernetes}); reusing it")
+        if runtimes is not None:
+            existing = _converge_runtimes(layout, existing, chosen, cni_bin, log)
         _import_images(layout, _binaries_of(existing), images or {}, log)
         _announce_test_image(layout, existing.node, images or {})
         return existing
@@ -183,6 +171,56 @@ def up(
     _say(log, f"cluster up in {time.monotonic() - started:.0f}s; node {info.node} is Ready")
     _say(log, f"kubeconfig: {info.kubeconfig} (context {info.context})")
     return info
+
+
+def _minor(version: str) -> tuple[int, int]:
+    major, minor = versions.pins_for(version).minor.split(".")
+    return int(major), int(minor)
+
+
+def _converge_runtimes(
+    layout: Layout, info: ClusterInfo, asked: list[Runtime], cni_bin: str, log: TextIO
+) -> ClusterInfo:
+    """Add the runtimes ``asked`` for that the running cluster lacks: their programs, a
+    containerd restarted with their handlers (running pods keep running), their
+    RuntimeClasses. Runtimes the cluster has and nobody asked for stay."""
+    missing = [r for r in asked if r.name not in info.runtimes]
+    if not missing:
+        if [r.name for r in asked] != info.runtimes:
+            _say(log, f"keeping the cluster's runtimes {', '.join(info.runtimes)}")
+        return info
+    from podshm.image import build as image_build
+
+    known = runtimes_pkg.available()
+    everything = [known[name] for name in info.runtimes] + missing
+    binaries = _binaries_of(info)
+    for runtime in missing:
+        binaries.update(runtime.install(binaries, log))
+    names = ", ".join(r.name for r in missing)
+    _say(log, f"adding runtimes {names}: restarting containerd (running pods keep running)")
+    pause = image_build.build_pause_image(progress=image_build.stderr_progress())
+    daemons.stop(layout, "containerd")
+    startup.start_containerd(
+        layout, binaries, cni_bin=cni_bin, pause_image=pause.ref, runtimes=everything
+    )
+    api = probes.AdminApi(layout)
+    daemons.wait_for(
+        layout, "kubelet", lambda: api.node_ready(info.node), timeout=120, what="node Ready"
+    )
+    for runtime in missing:
+        api.create(f"{SERVER}/apis/node.k8s.io/v1/runtimeclasses", runtime.runtime_class())
+    converged = dataclasses.replace(
+        info,
+        binaries={name: str(path) for name, path in binaries.items()},
+        runtimes=[r.name for r in everything],
+    )
+    write_info(layout, converged)
+    _say(
+        log,
+        f"added runtimes {names} (RuntimeClasses {names}); the cluster now has "
+        f"{', '.join(converged.runtimes)}",
+    )
+    return converged
 
 
 def import_images(
@@ -220,7 +258,7 @@ def _import_images(
     """Import what containerd lacks (unpacked for the CRI's snapshotter, so no pod waits)."""
     from podshm.image.load import load_image
 
-    present = ctr(layout, binaries, "images", "ls", "-q").split()
+    present = startup.ctr(layout, binaries, "images", "ls", "-q").split()
     for ref, archive in images.items():
         if ref not in present:
             _say(log, f"importing image {ref}")
@@ -259,27 +297,8 @@ def _start(
     _say(log, "starting containerd")
     configs.cni_conflist(layout)
     pause = image_build.build_pause_image(progress=image_build.stderr_progress())
-    tables = [
-        r.containerd_table(binaries, layout.runtime_root(r.name), layout.config) for r in runtimes
-    ]
-    toml = configs.containerd_toml(
-        layout, cni_bin=cni_bin, pause_image=pause.ref, runtime_tables=tables
-    )
-    # containerd finds shims (containerd-shim-<type>) on PATH: ours first.
-    shim_dirs = dict.fromkeys(str(path.parent) for path in binaries.values())
-    path_env = ":".join([*shim_dirs, os.environ.get("PATH", "/usr/bin:/bin")])
-    daemons.start(
-        layout,
-        "containerd",
-        [str(binaries["containerd"]), "--config", str(toml)],
-        env={"PATH": path_env},
-    )
-    daemons.wait_for(
-        layout,
-        "containerd",
-        lambda: bool(ctr(layout, binaries, "version")),
-        timeout=60,
-        what="the containerd socket",
+    startup.start_containerd(
+        layout, binaries, cni_bin=cni_bin, pause_image=pause.ref, runtimes=runtimes
     )
     _import_images(layout, binaries, {pause.ref: pause.archive_path}, log)
     # The other images import while the control plane and the kubelet start (no pod can be

@@ -19,8 +19,7 @@ def preflight() -> str:
     if os.geteuid() != 0:
         raise PodshmError(
             "the local cluster needs root (it runs containerd, the kubelet and mounts)",
-            "run `sudo podshm cluster up`, or point podshm at an existing cluster with "
-            "--podshm-context",
+            "run `sudo podshm cluster up`, or point podshm at an existing cluster with {context}",
         )
     cni = next((d for d in CNI_BIN_DIRS if Path(d, "bridge").is_file()), None)
     missing = [

@@ -4,13 +4,16 @@ upgrades, and by the restart that brings a stopped control plane back."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import TextIO
 
+from podshm.errors import PodshmError
 from podshm.localcluster import configs, daemons, pki, plan, probes, teardown
 from podshm.localcluster.layout import Layout
 from podshm.localcluster.plan import ETCD_PORT, SERVER
+from podshm.localcluster.runtimes.base import Runtime
 
 
 def start_etcd(layout: Layout, binary: Path) -> None:
@@ -46,6 +49,54 @@ def start_kubelet(layout: Layout, binaries: dict[str, Path], version: str) -> No
             binaries["kubelet"], layout, kubelet_yaml, layout.config / "kubelet-client.kubeconfig"
         ),
         env={"PATH": path_env},
+    )
+
+
+def ctr(layout: Layout, binaries: dict[str, Path], *args: str, timeout: float = 300) -> str:
+    """Run ``ctr`` against our containerd in the CRI (``k8s.io``) namespace."""
+    proc = subprocess.run(
+        [str(binaries["ctr"]), "--address", str(layout.containerd_socket), "-n", "k8s.io", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if proc.returncode != 0:
+        raise PodshmError(f"ctr {' '.join(args)} failed: {proc.stderr.strip()}", "see the message")
+    return proc.stdout
+
+
+def start_containerd(
+    layout: Layout,
+    binaries: dict[str, Path],
+    *,
+    cni_bin: str,
+    pause_image: str,
+    runtimes: list[Runtime],
+) -> None:
+    """Write containerd's config with one handler per runtime, start it and wait for its
+    socket. Also how runtimes are added to a running node: containerd restarts, and the pods
+    keep running (their shims are not containerd's children)."""
+    tables = [
+        r.containerd_table(binaries, layout.runtime_root(r.name), layout.config) for r in runtimes
+    ]
+    toml = configs.containerd_toml(
+        layout, cni_bin=cni_bin, pause_image=pause_image, runtime_tables=tables
+    )
+    # containerd finds shims (containerd-shim-<type>) on PATH: ours first.
+    shim_dirs = dict.fromkeys(str(path.parent) for path in binaries.values())
+    path_env = ":".join([*shim_dirs, os.environ.get("PATH", "/usr/bin:/bin")])
+    daemons.start(
+        layout,
+        "containerd",
+        [str(binaries["containerd"]), "--config", str(toml)],
+        env={"PATH": path_env},
+    )
+    daemons.wait_for(
+        layout,
+        "containerd",
+        lambda: bool(ctr(layout, binaries, "version")),
+        timeout=60,
+        what="the containerd socket",
     )
 
 

@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 
-from podshm.errors import PodshmError
+from podshm.errors import InputError, PodshmError, Renderer, use_renderer
 from podshm.kube.access import connection_lost
+from podshm.plugin.applicable import header_lines, not_run_line, reasons, skip_if_not_applicable
+from podshm.plugin.inputs import check_manifests
 from podshm.plugin.lifetime import (
     cleanup,
     handle_sigterm_like_sigint,
@@ -40,14 +42,17 @@ from podshm.plugin.state import (
     load_run_overrides,
     make_state,
 )
+from podshm.settings import front_end, renderer_for
 
 EXIT_NO_CLUSTER = 2
 """The exit status of a run whose cluster or test image cannot be used (as `podshm`'s)."""
+RENDERER_KEY = pytest.StashKey[Renderer]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """Markers, run state, the session hooks, and the xdist hooks when xdist is active."""
     register_markers(config)
+    config.stash[RENDERER_KEY] = use_renderer(renderer_for(front_end()))
     state = make_state(config)
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(SessionHooks(state), "podshm-session")
@@ -105,6 +110,7 @@ class SessionHooks:
         return [
             f"podshm: target {target.why if target else 'unknown'}",
             *facts.header_lines(f"{self.state.image} ({self.state.image_source})"),
+            *header_lines(facts),
             f"podshm: run id {self.state.run_id} (namespaces labelled podshm.io/run-id)",
         ]
 
@@ -133,8 +139,9 @@ class SessionHooks:
         mark_and_deselect(config, items)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        """A selected cluster test and no usable cluster (or test image): exit 2 before any
-        test runs, with the one line that names the cause and the fix.
+        """Before any test runs or any namespace exists: a bad input (a manifest, an image
+        no node holds) stops the run with pytest's usage-error exit (4), a cluster or test
+        image that cannot be used with exit 2, each as the one line naming cause and fix.
 
         xdist workers keep the per-test failures instead (each fails at once with the same
         cached line): a worker cannot end the whole run.
@@ -144,11 +151,15 @@ class SessionHooks:
         if not any(item.get_closest_marker("cluster") for item in session.items):
             return
         try:
+            check_manifests(self.state.require_settings(), session.items)
             self.state.cluster()
             self.state.nodes()
             self.state.runtime_classes()
             lines = start_of_run(self.state)
-            start_prestart(self.state, session.items)
+            runnable = [item for item in session.items if not reasons(self.state, item)]
+            start_prestart(self.state, runnable)
+        except InputError as err:
+            pytest.exit(f"podshm: {err}", returncode=pytest.ExitCode.USAGE_ERROR)
         except PodshmError as err:
             pytest.exit(f"podshm: {err}", returncode=EXIT_NO_CLUSTER)
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
@@ -158,8 +169,10 @@ class SessionHooks:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        """Keep the next tests' namespaces and pods being created while this one runs."""
+        """Keep the next tests' namespaces and pods being created while this one runs; a
+        scenario this cluster cannot host is skipped as not applicable, before its fixtures."""
         advance(item)
+        skip_if_not_applicable(self.state, item)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -183,6 +196,9 @@ class SessionHooks:
         """Gather /dev/shm rows; on the xdist controller these are the workers' reports."""
         if "cluster" in report.keywords:  # a cluster test ran here or on a worker: sweep later
             self.state.saw_namespaces = True
+        not_run = not_run_line(report)
+        if not_run is not None:
+            self.state.not_applicable.append(not_run)
         if report.when == "call" or (report.when == "setup" and not report.passed):
             deviation = teststatus(report)
             self.state.outcomes[report.nodeid] = deviation[0] if deviation else report.outcome
@@ -202,6 +218,10 @@ class SessionHooks:
         if self.state.shm_rows:
             terminalreporter.write_sep("=", "podshm /dev/shm summary")
             for line in format_shm_table(self.state.shm_rows):
+                terminalreporter.write_line(line)
+        if self.state.not_applicable:
+            terminalreporter.write_sep("=", "podshm: not applicable on this cluster (not run)")
+            for line in self.state.not_applicable:
                 terminalreporter.write_line(line)
         if self.matrix.cells:
             terminalreporter.write_sep("=", "podshm runtime matrix")
@@ -228,9 +248,10 @@ class SessionHooks:
         if self.state.sweep.failed and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
-    def pytest_unconfigure(self) -> None:
-        """Give SIGTERM back its previous handler."""
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        """Give SIGTERM and the error renderer back what they had before this run."""
         restore_sigterm(self.previous_sigterm)
+        use_renderer(config.stash[RENDERER_KEY])
 
 
 class XdistHooks:

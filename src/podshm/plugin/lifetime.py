@@ -22,6 +22,7 @@ from podshm.kube.namespaces import (
 )
 from podshm.plugin.prestart import stop_prestart
 from podshm.plugin.state import RunState
+from podshm.settings import RUN_ID_ENV
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
@@ -57,7 +58,7 @@ def start_of_run(state: RunState) -> list[str]:
         if live:
             raise PodshmError(
                 f"run id {state.run_id} is in use by a live run (namespaces {', '.join(live)})",
-                "pick another PODSHM_RUN_ID, or unset it for a fresh one",
+                f"pick another {RUN_ID_ENV}, or unset it for a fresh one",
             )
     now = datetime.now(UTC)
     found = [n for n in leftovers(api) if n.run_id != state.run_id]

@@ -16,13 +16,13 @@ MARKERS: dict[str, str] = {
     "isolation": "IPC isolation between pods and Pod Security rules about the IPC namespace",
     "cluster": "needs a Kubernetes cluster (added automatically to tests using podshm fixtures)",
     "destructive": "writes past a memory limit on purpose (may OOM-kill or evict the pod)",
-    "multinode": "needs two Ready nodes (fails on a single-node cluster: deselect it there with "
-    "-m 'not multinode')",
+    "multinode": "needs two Ready nodes: on a cluster with fewer it is reported not applicable "
+    "(skipped with that reason, outcome not-applicable in the run record)",
     "cluster_scoped": "creates a cluster-scoped object (a RuntimeClass) for the test; deselect "
     "on shared clusters with -m 'not cluster_scoped' (RBAC: manifests/rbac/podshm-runner.yaml)",
     "bench": "benchmark, deselected unless -m names it (e.g. -m bench)",
     "podshm_pod": "(manifest, **params) a pod the test starts with podshm_pod(manifest, "
-    "**params), created ahead of the test in its own namespace (--podshm-prestart)",
+    "**params), created ahead of the test in its own namespace (see the prestart option)",
 }
 CLUSTER_FIXTURES = frozenset(
     {"podshm_cluster", "podshm_namespace", "podshm_namespace_factory", "podshm_pod"}

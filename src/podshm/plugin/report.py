@@ -44,6 +44,14 @@ def record(item: pytest.Item, name: str, value: Any) -> None:
     item.user_properties.append((name, value))
 
 
+def failure_message(report: pytest.TestReport | pytest.CollectReport) -> str:
+    """The failure's own message: the crash line pytest keeps beside any traceback (the
+    assertion or exception text), the same whatever ``--tb`` is."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    message = getattr(crash, "message", None)
+    return str(message) if message else str(report.longrepr or "")
+
+
 def shm_verdict(expectation: ShmExpectation, observed_size: int | None, is_tmpfs: bool) -> str:
     """``ok`` or what differs, for one /dev/shm measurement."""
     if expectation.is_tmpfs != is_tmpfs:

@@ -16,9 +16,12 @@ from typing import Any
 import pytest
 
 from podshm.deviations import is_deviation_text
+from podshm.plugin.report import failure_message
+from podshm.preconditions import is_not_applicable
 from podshm.records.ids import stable_id_from_nodeid
 from podshm.records.report import record_path
 from podshm.records.schema import (
+    NOT_APPLICABLE,
     CaseResult,
     ClusterInfo,
     ImageInfo,
@@ -33,12 +36,6 @@ from podshm.records.schema import (
 FAILING = ("failed", "error")
 
 
-def _crash(report: pytest.TestReport | pytest.CollectReport) -> str:
-    """The one-line failure message junit would show (the crash line, else the whole repr)."""
-    crash = getattr(report.longrepr, "reprcrash", None)
-    return str(getattr(crash, "message", "") or report.longrepr or "")
-
-
 def phase_outcome(report: pytest.TestReport) -> tuple[str, str]:
     """(outcome, message) of one phase, in the record's words, messages as junit has them."""
     xfail = hasattr(report, "wasxfail")
@@ -50,10 +47,11 @@ def phase_outcome(report: pytest.TestReport) -> tuple[str, str]:
         if xfail:
             return "xfailed", str(report.wasxfail)
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
-        return "skipped", str(reason or "").removeprefix("Skipped: ")
+        text = str(reason or "").removeprefix("Skipped: ")
+        return (NOT_APPLICABLE if is_not_applicable(text) else "skipped"), text
     if report.when == "call":
-        return "failed", _crash(report)
-    return "error", f'failed on {report.when} with "{_crash(report)}"'
+        return "failed", failure_message(report)
+    return "error", f'failed on {report.when} with "{failure_message(report)}"'
 
 
 def with_page_sizes(cluster: ClusterInfo, results: Any) -> ClusterInfo:
@@ -174,7 +172,7 @@ class RunRecorder:
         if self.is_worker or not report.failed:
             return
         result = self._result(report.nodeid)
-        result.outcome, result.message = "error", f"collection failure: {_crash(report)}"
+        result.outcome, result.message = "error", f"collection failure: {failure_message(report)}"
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Fold the three phases into one result: the call decides, unless setup did not pass;

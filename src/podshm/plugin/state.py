@@ -18,12 +18,14 @@ from podshm.deviations import Deviation
 from podshm.deviations import load as load_deviations
 from podshm.errors import PodshmError
 from podshm.kube.cluster import Cluster
-from podshm.kube.namespaces import NamespaceManager, SweepResult, new_run_id, validate_run_id
+from podshm.kube.namespaces import NamespaceManager, SweepResult
+from podshm.names import new_run_id, validate_run_id
 from podshm.overrides import Override, load_overrides
 from podshm.plugin.options import settings_from_config
-from podshm.settings import Settings
+from podshm.settings import RUN_ID_ENV, Settings
 from podshm.target import (
     Target,
+    check_image_held,
     choose,
     connect_target,
     find_image,
@@ -31,7 +33,6 @@ from podshm.target import (
     select_runtime_classes,
 )
 
-RUN_ID_ENV = "PODSHM_RUN_ID"
 WORKERINPUT_RUN_ID = "podshm_run_id"
 
 
@@ -56,7 +57,7 @@ class RunState:
     worker: str
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
     run_id_given: bool = False
-    """The run id came from PODSHM_RUN_ID: check that no live run holds it."""
+    """The run id came from the environment: check that no live run holds it."""
     sweep: SweepResult = field(default_factory=SweepResult)
     """What clean-up deleted and could not delete (reported, and failing the run)."""
     settings: Settings | None = None
@@ -74,6 +75,8 @@ class RunState:
     namespace_manager: NamespaceManager | None = None
     shm_rows: list[ShmRow] = field(default_factory=list)
     outcomes: dict[str, str] = field(default_factory=dict)
+    not_applicable: list[str] = field(default_factory=list)
+    """``test id: reason`` of every scenario this cluster could not host (the summary)."""
     saw_namespaces: bool = False
 
     @property
@@ -107,6 +110,7 @@ class RunState:
             self.target = choose(settings)
             cluster = connect_target(self.target)
             self.image, self.image_source = find_image(settings, cluster.facts)
+            check_image_held(settings, cluster.facts, self.image)
         except PodshmError as err:
             self._cluster_error = err
             raise
@@ -160,11 +164,22 @@ def make_state(config: pytest.Config) -> RunState:
     state = RunState(config=config, run_id=run_id, worker=worker)
     state.run_id_given = workerinput is None and bool(os.environ.get(RUN_ID_ENV))
     try:
-        validate_run_id(run_id)
+        if state.run_id_given:
+            _check_given_run_id(run_id)
         state.settings = settings_from_config(config)
     except PodshmError as err:
         state.settings_error = err
     return state
+
+
+def _check_given_run_id(run_id: str) -> None:
+    """A run id from the environment must make valid names and labels."""
+    try:
+        validate_run_id(run_id)
+    except PodshmError as err:
+        raise PodshmError(
+            f"{RUN_ID_ENV}={run_id!r}: {err.cause}", f"unset {RUN_ID_ENV} to let podshm choose one"
+        ) from None
 
 
 def get_state(config: pytest.Config) -> RunState:

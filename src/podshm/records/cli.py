@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from podshm.errors import PodshmError
-from podshm.records.diff import FAIL_ON, diff, exit_code
+from podshm.records.diff import FAIL_ON, Policy, diff, exit_code
 from podshm.records.load import load_record
 from podshm.records.render import render_json, render_markdown, render_text
 
@@ -26,8 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "pytest junit XML, matched by test. Lists new failures, fixes, tests still "
             "failing, added and removed tests, changed outcomes and changed measured values, "
             "under a header comparing the two clusters. Exit 0: no regression; 1: a new "
-            "failure or a removed test (with --fail-on changes, also a changed value or "
-            "outcome); 2: an input could not be read."
+            "failure, a removed test or a check no longer applicable (with --fail-on changes, "
+            "also a changed value or outcome); 2: an input could not be read."
         ),
     )
     parser.add_argument("base", metavar="BASE", help="the reference run (record JSON or junit XML)")
@@ -44,27 +44,46 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="print the diff as JSON instead of the table (every test, with its class)",
     )
+    add_policy_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--fail-on`` and ``--allow-not-applicable``: what counts as a regression (``podshm
+    diff``, ``podshm run --baseline`` and ``podshm gate`` decide alike)."""
     parser.add_argument(
         "--fail-on",
         choices=FAIL_ON,
         default="failures",
         help=(
-            "what exits 1: failures = new failures and removed tests (default); "
-            "changes = those plus changed values or outcomes"
+            "what exits 1: failures = new failures, removed tests and checks that ran before "
+            "and are not applicable now (default); changes = those plus changed values or "
+            "outcomes"
         ),
     )
-    parser.set_defaults(func=run)
+    parser.add_argument(
+        "--allow-not-applicable",
+        action="store_true",
+        help="accept a check that ran before and is reported not applicable now (the new "
+        "cluster lacks what it needs, e.g. a second node) instead of failing",
+    )
+
+
+def policy_from_args(args: argparse.Namespace) -> Policy:
+    """The regression policy the command line asked for."""
+    return Policy(args.fail_on, args.allow_not_applicable)
 
 
 def run(args: argparse.Namespace) -> int:
     """Load both runs, print the diff, write the markdown; the exit code says if it regressed."""
     base, candidate = load_record(args.base), load_record(args.candidate)
     result = diff(base, candidate)
+    policy = policy_from_args(args)
     if args.markdown:
         target = Path(args.markdown)
         try:
             target.write_text(
-                render_markdown(result, args.base, args.candidate, args.fail_on), encoding="utf-8"
+                render_markdown(result, args.base, args.candidate, policy), encoding="utf-8"
             )
         except OSError as err:
             raise PodshmError(
@@ -72,9 +91,9 @@ def run(args: argparse.Namespace) -> int:
                 "pass a writable path to --markdown",
             ) from None
     if args.json:
-        print(render_json(result, args.base, args.candidate, args.fail_on))
+        print(render_json(result, args.base, args.candidate, policy))
     else:
         print(render_text(result, args.base, args.candidate))
     if args.markdown and not args.json:
         print(f"markdown: {args.markdown}", file=sys.stderr)
-    return exit_code(result, args.fail_on)
+    return exit_code(result, policy)

@@ -7,6 +7,8 @@ and one from an installed wheel line up. Each test lands in exactly one class:
 - ``new_failure``: failed/error now, not before (passed, xpassed, skipped or xfailed before);
 - ``fixed``: failed/error before, passed/xpassed now;
 - ``still_failing``: failed/error in both;
+- ``not_applicable``: ran before, reported not applicable now (the candidate cluster lacks
+  what the scenario needs, e.g. a second node): a check the gate no longer makes;
 - ``outcome_changed``: the outcome differs but nothing started failing or passed again
   (passed -> skipped, xfailed -> xpassed, failed -> skipped): coverage lost or gained;
 - ``added``: only in the candidate;
@@ -15,7 +17,8 @@ and one from an installed wheel line up. Each test lands in exactly one class:
 - ``unchanged``: same outcome, same values.
 
 Value changes are listed on every matched row; only the outcome decides the class, except
-between ``value_changed`` and ``unchanged``. The exit code rule is :func:`exit_code`.
+between ``value_changed`` and ``unchanged``. The exit code rule is :func:`exit_code`, under a
+:class:`Policy` parsed once from the command line.
 """
 
 from __future__ import annotations
@@ -24,12 +27,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from podshm.records.schema import ClusterInfo, RunRecord, Value
+from podshm.records.schema import NOT_APPLICABLE, ClusterInfo, RunRecord, Value
 
 CLASSES = (
     "new_failure",
     "fixed",
     "still_failing",
+    "not_applicable",
     "outcome_changed",
     "added",
     "removed",
@@ -154,15 +158,35 @@ class Diff:
         }
 
 
-def exit_code(result: Diff, fail_on: str = "failures") -> int:
-    """0 when nothing regressed; 1 on a new failure or a removed test, and with
-    ``fail_on="changes"`` also on a changed value or outcome."""
-    if fail_on not in FAIL_ON:
-        raise ValueError(f"fail_on must be one of {', '.join(FAIL_ON)}, not {fail_on!r}")
+@dataclass(frozen=True)
+class Policy:
+    """What makes a comparison a regression, as the command line said it."""
+
+    fail_on: str = "failures"
+    """``failures``: new failures, removed tests and checks no longer made; ``changes``: also
+    changed values and outcomes."""
+    allow_not_applicable: bool = False
+    """A check that ran before and is not applicable now (the candidate lacks a second node,
+    say) is accepted instead of failing the comparison."""
+
+    def __post_init__(self) -> None:
+        if self.fail_on not in FAIL_ON:
+            raise ValueError(f"fail_on must be one of {', '.join(FAIL_ON)}, not {self.fail_on!r}")
+
+
+DEFAULT_POLICY = Policy()
+
+
+def exit_code(result: Diff, policy: Policy = DEFAULT_POLICY) -> int:
+    """0 when nothing regressed; 1 on a new failure, a removed test or a check that ran before
+    and is not applicable now (unless the policy allows it), and with ``fail_on="changes"``
+    also on a changed value or outcome."""
     counts = result.counts()
     if counts["new_failure"] or counts["removed"]:
         return 1
-    if fail_on == "changes" and (counts["value_changed"] or counts["outcome_changed"]):
+    if counts["not_applicable"] and not policy.allow_not_applicable:
+        return 1
+    if policy.fail_on == "changes" and (counts["value_changed"] or counts["outcome_changed"]):
         return 1
     return 0
 
@@ -186,6 +210,8 @@ def classify(before: str, after: str, changed_values: bool) -> str:
     """The class of a test present in both runs (see the module docstring)."""
     if after in FAILING:
         return "still_failing" if before in FAILING else "new_failure"
+    if after == NOT_APPLICABLE and before != NOT_APPLICABLE:
+        return "not_applicable"
     if before in FAILING:
         return "fixed" if after in PASSING else "outcome_changed"
     if before != after:

@@ -16,8 +16,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from podshm.deviations import is_deviation_text
+from podshm.preconditions import is_not_applicable
 from podshm.records.ids import nodeid_from_junit, stable_id_from_junit
 from podshm.records.schema import (
+    NOT_APPLICABLE,
     CaseResult,
     ClusterInfo,
     ImageInfo,
@@ -53,6 +55,8 @@ def _outcome(case: ET.Element) -> tuple[str, str]:
         message = skipped.get("message") or ""
         if xfail and is_deviation_text(message):
             return "deviation", message
+        if not xfail and is_not_applicable(message):
+            return NOT_APPLICABLE, message
         return ("xfailed" if xfail else "skipped"), message
     return "passed", ""
 

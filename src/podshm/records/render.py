@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from podshm.records.diff import CLASSES, Diff, Row, exit_code
+from podshm.records.diff import CLASSES, DEFAULT_POLICY, Diff, Policy, Row, exit_code
 from podshm.records.schema import Value
 
 ARROW = "→"
@@ -18,6 +18,7 @@ TITLES = {
     "new_failure": "New failures",
     "fixed": "Fixed",
     "still_failing": "Still failing",
+    "not_applicable": "Ran before, not applicable now",
     "outcome_changed": "Outcome changed",
     "added": "Added",
     "removed": "Removed",
@@ -28,6 +29,7 @@ COUNT_WORDS = {
     "new_failure": ("new failure", "new failures"),
     "fixed": ("fixed", "fixed"),
     "still_failing": ("still failing", "still failing"),
+    "not_applicable": ("no longer applicable", "no longer applicable"),
     "outcome_changed": ("outcome changed", "outcomes changed"),
     "added": ("added", "added"),
     "removed": ("removed", "removed"),
@@ -35,6 +37,8 @@ COUNT_WORDS = {
     "unchanged": ("unchanged", "unchanged"),
 }
 MESSAGE_CHARS = 160
+MESSAGE_OUTCOMES = ("failed", "error", "not-applicable")
+"""Outcomes whose message is shown under the row: why it failed, why it did not run."""
 
 
 def counts_line(result: Diff) -> str:
@@ -69,9 +73,9 @@ def outcome_text(row: Row) -> str:
     return f"{row.before} {ARROW} {row.after}"
 
 
-def verdict(result: Diff, fail_on: str) -> str:
+def verdict(result: Diff, policy: Policy) -> str:
     """``no regression`` or ``regression``, by :func:`exit_code`."""
-    return "regression" if exit_code(result, fail_on) else "no regression"
+    return "regression" if exit_code(result, policy) else "no regression"
 
 
 def render_text(result: Diff, base_name: str, candidate_name: str) -> str:
@@ -89,7 +93,7 @@ def render_text(result: Diff, base_name: str, candidate_name: str) -> str:
         id_width = min(max(len(r.id) for r in rows), 70)
         for row in rows:
             lines.append(f"  {row.id.ljust(id_width)}  {outcome_text(row)}")
-            if row.message and row.after in ("failed", "error"):
+            if row.message and row.after in MESSAGE_OUTCOMES:
                 lines.append(f"      {first_line(row.message)}")
             lines += [
                 f"      {c.name}: {show(c.before)} {ARROW} {show(c.after)}" for c in row.changes
@@ -104,12 +108,12 @@ def _cell(text: str) -> str:
 
 
 def render_markdown(
-    result: Diff, base_name: str, candidate_name: str, fail_on: str = "failures"
+    result: Diff, base_name: str, candidate_name: str, policy: Policy = DEFAULT_POLICY
 ) -> str:
     """Markdown for a PR comment or ``$GITHUB_STEP_SUMMARY``: verdict, clusters, tables."""
-    mark = "❌" if exit_code(result, fail_on) else "✅"
+    mark = "❌" if exit_code(result, policy) else "✅"
     lines = [
-        f"### {mark} podshm diff: {verdict(result, fail_on)}",
+        f"### {mark} podshm diff: {verdict(result, policy)}",
         "",
         f"`{_cell(base_name)}` {ARROW} `{_cell(candidate_name)}`: **{counts_line(result)}**",
         "",
@@ -132,7 +136,7 @@ def render_markdown(
         ]
         for row in rows:
             details = [f"`{c.name}`: {show(c.before)} {ARROW} {show(c.after)}" for c in row.changes]
-            if row.message and row.after in ("failed", "error"):
+            if row.message and row.after in MESSAGE_OUTCOMES:
                 details.insert(0, first_line(row.message))
             cells = (f"`{row.id}`", outcome_text(row), "<br>".join(details))
             lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
@@ -140,15 +144,16 @@ def render_markdown(
 
 
 def render_json(
-    result: Diff, base_name: str, candidate_name: str, fail_on: str = "failures"
+    result: Diff, base_name: str, candidate_name: str, policy: Policy = DEFAULT_POLICY
 ) -> str:
     """The whole diff (unchanged rows included) with the exit code it implies."""
     doc = {
         "schema": DIFF_SCHEMA,
         "base": base_name,
         "candidate": candidate_name,
-        "fail_on": fail_on,
-        "exit_code": exit_code(result, fail_on),
+        "fail_on": policy.fail_on,
+        "allow_not_applicable": policy.allow_not_applicable,
+        "exit_code": exit_code(result, policy),
         **result.to_json(),
     }
     return json.dumps(doc, indent=1, ensure_ascii=False)

@@ -21,7 +21,18 @@ from importlib import metadata
 from typing import Any
 
 SCHEMA = "podshm-run/1"
-OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "deviation")
+OUTCOMES = (
+    "passed",
+    "failed",
+    "error",
+    "skipped",
+    "xfailed",
+    "xpassed",
+    "deviation",
+    "not-applicable",
+)
+NOT_APPLICABLE = "not-applicable"
+"""A scenario the cluster could not host (podshm.preconditions): not run, with the reason."""
 Value = str | int | float | bool
 
 _INT = re.compile(r"^[+-]?\d+$")

@@ -10,8 +10,8 @@ this wrapper does the same for 20.10: on ``create``/``run`` it filters the bundl
 this process's bounding set (``CapBnd`` of /proc/self/status), then runs the real
 runc with the same arguments. Everything else passes through untouched.
 
-The real runc's path is in the environment variable PODSHM_REAL_RUNC or, as written
-by podshm, in the file ``runc-wrapper.real`` beside this script.
+The real runc's path is in the file ``runc-wrapper.real`` beside this script, as podshm
+writes it.
 """
 
 import json
@@ -115,9 +115,6 @@ def option(args: list[str], names: tuple[str, ...]) -> str | None:
 
 def real_runc() -> str:
     """The runc this wrapper stands in for."""
-    env = os.environ.get("PODSHM_REAL_RUNC")
-    if env:
-        return env
     here = os.path.dirname(os.path.abspath(__file__))
     with open(os.path.join(here, "runc-wrapper.real")) as f:
         return f.read().strip()

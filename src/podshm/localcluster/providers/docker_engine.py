@@ -28,9 +28,10 @@ from typing import TextIO
 from podshm.data import data_path
 from podshm.errors import PodshmError
 from podshm.localcluster import components, gobuild
+from podshm.settings import KIND_RUN_ENV, KIND_STATE_ENV
 
-STATE = Path(os.environ.get("PODSHM_KIND_STATE", "/var/lib/podshm-kind"))
-RUN = Path(os.environ.get("PODSHM_KIND_RUN", "/run/podshm-docker"))
+STATE = Path(os.environ.get(KIND_STATE_ENV, "/var/lib/podshm-kind"))
+RUN = Path(os.environ.get(KIND_RUN_ENV, "/run/podshm-docker"))
 DATA_ROOT = STATE / "docker"
 EXEC_ROOT = RUN / "exec"
 PIDFILE = RUN / "dockerd.pid"

@@ -40,8 +40,8 @@ fi
 # crun 1.8 refuses a cgroup v1 host whose cgroup2 mount has controllers ("cgroups in hybrid
 # mode not supported, drop all controllers from cgroupv2"). In a private mount namespace of
 # its own, without that mount, crun sees the plain v1 layout the kubelet and runc use.
-HYBRID = """if [ -z "$PODSHM_CRUN_NS" ]; then
-  PODSHM_CRUN_NS=1 exec unshare --mount --propagation private "$0" "$@"
+HYBRID = """if [ -z "$CRUN_WRAPPER_IN_OWN_MOUNTS" ]; then
+  CRUN_WRAPPER_IN_OWN_MOUNTS=1 exec unshare --mount --propagation private "$0" "$@"
 fi
 umount -l {unified} 2>/dev/null
 """

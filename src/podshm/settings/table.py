@@ -1,32 +1,29 @@
-"""The one table of podshm's run settings, read by the plugin, ``podshm run`` and ``podshm bench``.
+"""The table of podshm's run settings: one row per setting, and the value a run resolves to.
 
-Each setting has a flag per front end (``--podshm-image`` for pytest, ``--image`` for the
-``podshm`` commands), one ``PODSHM_*`` variable, a default and one help text. The precedence
-rule, flag > ``PODSHM_*`` environment > default, and every validation live in
-:func:`resolve` only, so a CI job configures pytest and the CLI the same way.
-
-pytest-free on purpose: the CLI reads this table without importing pytest.
+Each row has a flag per front end (``--podshm-image`` for pytest, ``--image`` for the
+``podshm`` commands), one ``PODSHM_*`` variable, a default and one help text. This is the one
+place that spells a flag or a ``PODSHM_*`` variable; every other module names a setting
+(``{image}`` in a message) and lets the front end spell it (:mod:`podshm.settings.fronts`).
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any
-
-from podshm.errors import PodshmError
-from podshm.kube.namespaces import validate_prefix
 
 PULL_POLICIES = ("IfNotPresent", "Never", "Always")
 DEFAULT_POD_TIMEOUT = 120.0
 DEFAULT_PRESTART = 8
 DEFAULT_EXPIRY = "30m"
 """Covers the longest scenario (a benchmark test, ~2 min) many times over."""
-_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
+
+
+PYTEST = "pytest"
+PODSHM = "podshm"
+FRONT_ENDS = (PYTEST, PODSHM)
+"""Who parsed the settings: pytest's ``--podshm-*`` flags, or a ``podshm`` command's."""
 
 
 @dataclass(frozen=True)
@@ -67,10 +64,19 @@ class Setting:
         default = f"; default: {self.default}" if self.default else ""
         return f"{'; '.join(parts)} ({env}{default})"
 
-    def names(self) -> str:
-        """How an error names this setting: both flags and the variable."""
-        flags = [self.pytest_flag, *([self.cli_flag] if self.cli else []), self.env]
-        return " / ".join(flags)
+    def flag(self, front: str) -> str:
+        """The flag of this setting in the command line of ``front`` (see :data:`FRONT_ENDS`).
+
+        A setting without a ``podshm`` flag (``cli=False``) reaches ``podshm run`` as a pytest
+        argument after its own options, so its pytest flag is the one to type there too.
+        """
+        if front == PYTEST or not self.cli:
+            return self.pytest_flag
+        return self.cli_flag
+
+    def named(self, front: str) -> str:
+        """How a message names this setting under ``front``: the flag and the variable."""
+        return f"{self.flag(front)} (or {self.env})"
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -234,126 +240,15 @@ class Settings:
 assert {f.name for f in fields(Settings)} == set(BY_NAME), "table and Settings disagree"
 
 
-def _switch(setting: Setting, value: Any) -> bool:
-    if isinstance(value, bool) or value is None:
-        return bool(value)
-    text = str(value).strip().lower()
-    if text in TRUE_WORDS:
-        return True
-    if text in FALSE_WORDS:
-        return False
-    raise PodshmError(f"{setting.env}={value!r} is not a boolean", "use 1/true/yes or 0/false/no")
-
-
-def _timeout(setting: Setting, value: Any) -> float:
-    try:
-        timeout = float(value)
-        if timeout <= 0:
-            raise ValueError
-    except (TypeError, ValueError) as err:
-        raise PodshmError(
-            f"{setting.names()}: {value!r} is not a positive number of seconds",
-            f"pass e.g. {setting.pytest_flag} 180",
-        ) from err
-    return timeout
-
-
-def _choice(setting: Setting, value: Any) -> str:
-    if str(value) not in setting.choices:
-        raise PodshmError(
-            f"{setting.names()}: {value!r} is not one of {', '.join(setting.choices)}",
-            f"use one of {', '.join(setting.choices)}",
-        )
-    return str(value)
-
-
-def _count(setting: Setting, value: Any) -> int:
-    try:
-        count = int(value)
-        if count < 0:
-            raise ValueError
-    except (TypeError, ValueError) as err:
-        raise PodshmError(
-            f"{setting.names()}: {value!r} is not a whole number >= 0",
-            f"pass e.g. {setting.pytest_flag} 8 (0 turns it off)",
-        ) from err
-    return count
-
-
-def _prefix(setting: Setting, value: Any) -> str:
-    return validate_prefix(str(value))
-
-
-def parse_duration(text: str) -> float:
-    """Seconds from ``90``, ``90s``, ``30m``, ``2h`` or ``1d``; ValueError otherwise."""
-    text = str(text).strip().lower()
-    unit = text[-1:] if text[-1:] in _DURATION_UNITS else "s"
-    number = float(text[:-1] if text[-1:] in _DURATION_UNITS else text)
-    if number <= 0:
-        raise ValueError(text)
-    return number * _DURATION_UNITS[unit]
-
-
-def _duration(setting: Setting, value: Any) -> float:
-    try:
-        return parse_duration(value)
-    except (TypeError, ValueError) as err:
-        raise PodshmError(
-            f"{setting.names()}: {value!r} is not a duration",
-            f"pass e.g. {setting.pytest_flag} 30m (units s, m, h, d)",
-        ) from err
-
-
-CHECKS: dict[str, Callable[[Setting, Any], Any]] = {
-    "expiry": _duration,
-    "pod_timeout": _timeout,
-    "prestart": _count,
-    "namespace_prefix": _prefix,
-}
-
-
-def resolve(given: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
-    """Flag if given (not None), else ``PODSHM_*`` if set and not empty, else the default.
-
-    A bad value is a :class:`PodshmError` naming the flags and the variable.
-    """
-    env = os.environ if environ is None else environ
-    values: dict[str, Any] = {}
-    for setting in SETTINGS:
-        value = given.get(setting.name)
-        if value is None:
-            value = env.get(setting.env) or setting.default
-        if setting.switch:
-            value = _switch(setting, value)
-        elif value is not None and setting.choices:
-            value = _choice(setting, value)
-        elif value is not None and setting.name in CHECKS:
-            value = CHECKS[setting.name](setting, value)
-        values[setting.name] = value
-    return Settings(**values)
-
-
-def add_cli_arguments(
-    parser: argparse.ArgumentParser | argparse._ArgumentGroup, names: Iterable[str] | None = None
-) -> None:
-    """Add the ``--<name>`` flags of the ``podshm`` commands (all, or the named ones)."""
-    wanted = set(names) if names is not None else {s.name for s in SETTINGS if s.cli}
-    for setting in SETTINGS:
-        if setting.name not in wanted:
-            continue
-        if setting.switch:
-            parser.add_argument(
-                setting.cli_flag, action="store_true", default=None, help=setting.help_text()
-            )
-        else:
-            parser.add_argument(
-                setting.cli_flag,
-                metavar=setting.metavar,
-                choices=setting.choices or None,
-                help=setting.help_text(),
-            )
-
-
-def from_cli_args(args: argparse.Namespace) -> Settings:
-    """Resolve the settings of a ``podshm`` command from its parsed flags."""
-    return resolve({s.name: getattr(args, s.name, None) for s in SETTINGS})
+# -- the other variables podshm reads (not run settings: where state lives, which run) ---------
+CACHE_DIR_ENV = "PODSHM_CACHE_DIR"
+"""Where builds and images are cached (default ``$XDG_CACHE_HOME/podshm``)."""
+STATE_DIR_ENV = "PODSHM_STATE_DIR"
+"""Where the local cluster keeps its state (default ``/var/lib/podshm``)."""
+RUN_ID_ENV = "PODSHM_RUN_ID"
+"""A run id chosen by the caller (a CI job that wants to find its run's namespaces)."""
+KIND_STATE_ENV = "PODSHM_KIND_STATE"
+KIND_RUN_ENV = "PODSHM_KIND_RUN"
+"""The kind provider's Docker engine: data root and runtime directory."""
+FRONT_END_ENV = "PODSHM_FRONT_END"
+"""Set by ``podshm run`` for its pytest child, whose errors must name ``podshm run``'s flags."""

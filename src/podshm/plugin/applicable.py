@@ -1,0 +1,60 @@
+"""Scenarios the cluster cannot host: reported *not applicable*, never failed, never hidden.
+
+The rules are :mod:`podshm.preconditions`; here they meet pytest: a scenario whose need the
+cluster lacks is skipped at setup with the not-applicable reason (junit keeps it as the
+``<skipped message>``, the run record as the outcome ``not-applicable``), the report header
+names the needs this cluster does not meet, and the summary lists every scenario not run.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from podshm.errors import PodshmError
+from podshm.kube.facts import ClusterFacts
+from podshm.plugin.state import RunState
+from podshm.preconditions import NEEDS, is_not_applicable, reason, unmet_needs
+
+REASONS_KEY = pytest.StashKey[list[str]]()
+
+
+def reasons(state: RunState, item: pytest.Item) -> list[str]:
+    """Why ``item`` cannot run on this cluster (empty: it can), looked up once per test.
+
+    Without a usable cluster nothing is declared not applicable: the cluster error is what
+    the run reports.
+    """
+    if REASONS_KEY not in item.stash:
+        try:
+            facts = state.cluster().facts
+        except PodshmError:
+            return []
+        markers = [m.name for m in item.iter_markers() if m.name in NEEDS]
+        item.stash[REASONS_KEY] = unmet_needs(markers, facts)
+    return item.stash[REASONS_KEY]
+
+
+def skip_if_not_applicable(state: RunState, item: pytest.Item) -> None:
+    """At setup, before any fixture: skip with the not-applicable reason."""
+    found = reasons(state, item)
+    if found:
+        pytest.skip(reason("; ".join(found)))
+
+
+def header_lines(facts: ClusterFacts) -> list[str]:
+    """One line per need this cluster does not meet (scenarios with it will not run)."""
+    return [
+        f"podshm: not applicable on this cluster: -m {need.marker} scenarios ({unmet})"
+        for need in NEEDS.values()
+        if (unmet := need.unmet(facts)) is not None
+    ]
+
+
+def not_run_line(report: pytest.TestReport) -> str | None:
+    """The summary line of a not-applicable test (None for every other report)."""
+    if report.when != "setup" or not report.skipped or not isinstance(report.longrepr, tuple):
+        return None
+    text = str(report.longrepr[2])
+    if not is_not_applicable(text):
+        return None
+    return f"{report.nodeid}: {text.removeprefix('Skipped: ')}"
