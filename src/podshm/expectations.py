@@ -327,6 +327,40 @@ def expect_devshm(
     )
 
 
+# -- what stops a writer filling a memory-backed /dev/shm --------------------------------------
+# Pages a process writes into a tmpfs are charged to the writer's memory cgroup (mm/shmem.c
+# shmem_alloc_and_add_folio -> mem_cgroup_charge), not to the volume. Without swap they cannot
+# be reclaimed, so a writer whose container limit is below the room left in the tmpfs reaches
+# its limit first and the kernel OOM-kills it (SIGKILL: exit 137, no ENOSPC); a writer with
+# room to spare fills the tmpfs and write() fails with ENOSPC. Within FILL_MARGIN of each
+# other the writer's own memory (the interpreter) decides, and nothing is predicted.
+FILL_OOM_KILLED = "OOMKilled"
+FILL_ENOSPC = "ENOSPC"
+FILL_MARGIN = 32 * MIB
+
+
+def container_memory_limit(spec: Mapping[str, Any], container: str) -> int | None:
+    """``resources.limits.memory`` of one app container, None when it sets none."""
+    for c in spec.get("containers") or []:
+        if c.get("name") == container:
+            return _memory_limit(c.get("resources")) or None
+    return None
+
+
+def fill_outcome(container_limit: int | None, room: int) -> tuple[str | None, str]:
+    """What ends a fill of a memory-backed tmpfs with ``room`` bytes free, by a writer in a
+    container limited to ``container_limit``: (outcome or None, the rule used)."""
+    if container_limit is None or container_limit >= room + FILL_MARGIN:
+        return FILL_ENOSPC, f"the writer's limit ({container_limit}) leaves room for {room} bytes"
+    if container_limit < room:
+        return (
+            FILL_OOM_KILLED,
+            f"tmpfs pages are charged to the writer's cgroup: its limit {container_limit} < the "
+            f"{room} bytes free",
+        )
+    return None, f"the writer's limit {container_limit} is within {FILL_MARGIN} of {room}"
+
+
 def sizes_match(observed: int | None, expected: int | None, page: int = PAGE_SIZE) -> bool:
     """Equal once both are expressed in whole pages (tolerates callers passing raw limits)."""
     if observed is None or expected is None:

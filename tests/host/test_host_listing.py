@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from .ipc_harness import Ipc
 
 
@@ -62,3 +64,15 @@ def test_remove_of_missing_objects_is_not_an_error(
     assert run.rc == 0, run.doc
     assert run.doc["removed"] == []
     assert len(run.doc["absent"]) == 5  # 3 SysV kinds for the ftok key + 2 names
+
+
+def test_the_direct_mq_probe_finds_no_failure_here_and_leaves_no_queue():
+    """mq_failing_call asks libc itself why posix_ipc failed; where mq_* work it finds nothing
+    and removes the queue it made (gVisor answers ('mq_getattr', ENOSYS))."""
+    import posix_ipc
+
+    from podshm.ipc.posix import mq_failing_call
+
+    assert mq_failing_call("/podshm-test-probe") is None
+    with pytest.raises(posix_ipc.ExistentialError):
+        posix_ipc.MessageQueue("/podshm-test-probe")

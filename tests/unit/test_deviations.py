@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from podshm import deviations
+from podshm.deviations import Deviation
 from podshm.errors import PodshmError
 from podshm.plugin.matrix import Matrix, scenario_row
 from podshm.plugin.params import without_runtime_class
@@ -88,3 +89,14 @@ def test_the_matrix_puts_scenarios_in_rows_and_runtime_classes_in_columns():
         "t.py::f   passed  deviation",
         "t.py::g   -       failed",
     ]
+
+
+def test_a_wildcard_stays_within_one_line_of_the_message():
+    """A declared cause is matched against each line of the failure's own message: ``*``
+    cannot join a word of one line to a word of another (it used to, with re.DOTALL)."""
+    dev = Deviation("gvisor", "t.py::f", "failed", "r", "l", message="*timed out*different keys*")
+    two_lines = "exit 3 (timed out)\nsender and receiver derived different keys"
+    assert deviations.judge(dev, passed=False, message=two_lines).kind == "different"
+    one_line = "exit 3 (timed out): different keys 0x41 and 0x42"
+    assert deviations.judge(dev, passed=False, message="x\n" + one_line).kind == "deviation"
+    assert not deviations.glob_match("t.py::f*", "t.py::f[a]\nt.py::g")

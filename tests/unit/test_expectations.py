@@ -354,3 +354,27 @@ def test_empty_pod_level_resources_made_a_pod_best_effort_from_1_34_until_1_37()
     # Without the empty pod-level resources: the containers' sum in every version.
     pod.pop("resources")
     assert expect_devshm("x", pod, **{**NODE, "kubelet_version": (1, 36)}).size_bytes == 256 * MIB
+
+
+def test_a_writer_limited_below_the_room_is_oom_killed_before_enospc():
+    """tmpfs pages are charged to the writer's cgroup (mm/shmem.c): its limit comes first."""
+    from podshm.expectations import FILL_ENOSPC, FILL_OOM_KILLED, fill_outcome
+
+    assert fill_outcome(64 * MIB, 128 * MIB)[0] == FILL_OOM_KILLED
+    assert fill_outcome(None, 128 * MIB)[0] == FILL_ENOSPC
+    assert fill_outcome(512 * MIB, 128 * MIB)[0] == FILL_ENOSPC
+    assert fill_outcome(128 * MIB + 1, 128 * MIB)[0] is None  # the interpreter decides
+
+
+def test_a_containers_own_memory_limit():
+    from podshm.expectations import container_memory_limit
+
+    spec = {
+        "containers": [
+            {"name": "sender", "resources": {"limits": {"memory": "64Mi"}}},
+            {"name": "receiver"},
+        ]
+    }
+    assert container_memory_limit(spec, "sender") == 64 * MIB
+    assert container_memory_limit(spec, "receiver") is None
+    assert container_memory_limit(spec, "absent") is None

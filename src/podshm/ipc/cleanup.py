@@ -13,18 +13,13 @@ import posix_ipc
 import sysv_ipc
 
 from .ftok import key_hex, resolve_key
-from .listing import SYSV_KINDS, posix_mqueues, posix_shm_and_sem, read_sysvipc
+from .listing import SYSV_KINDS, open_by_key, posix_mqueues, posix_shm_and_sem, read_sysvipc
 from .result import EXIT_IPC_FAILED, CommandFailed, Report, UsageError, errno_name
 
 _SYSV_REMOVERS: dict[str, Callable[[int], None]] = {
     "shm": sysv_ipc.remove_shared_memory,
     "sem": sysv_ipc.remove_semaphore,
     "msg": sysv_ipc.remove_message_queue,
-}
-_SYSV_OPENERS: dict[str, Callable[[int], object]] = {
-    "shm": sysv_ipc.SharedMemory,
-    "sem": sysv_ipc.Semaphore,
-    "msg": sysv_ipc.MessageQueue,
 }
 _POSIX_UNLINKERS: dict[str, Callable[[str], None]] = {
     "posix_shm": posix_ipc.unlink_shared_memory,
@@ -39,10 +34,8 @@ def _sysv_ids(kind: str, key: int) -> list[int]:
     rows = read_sysvipc(kind)
     if rows is not None:
         return [row["id"] for row in rows if row["key"] == key]
-    try:
-        return [_SYSV_OPENERS[kind](key).id]  # type: ignore[attr-defined]
-    except sysv_ipc.ExistentialError:
-        return []
+    found = open_by_key(kind, key)
+    return [found["id"]] if found is not None and found["id"] is not None else []
 
 
 class _Outcome:

@@ -1,8 +1,11 @@
 """Every IPC object this process can see, read from the kernel's own listings.
 
 SysV objects come from /proc/sysvipc/{shm,sem,msg}, which show exactly the current IPC
-namespace. POSIX shm objects and named semaphores (sem.<name>) are files in /dev/shm, and
-POSIX queues are files in /dev/mqueue only where an mqueue file system is mounted there.
+namespace; where that listing is missing (gVisor has none), objects asked for by key are
+looked up by opening the key, which is the question isolation asks anyway: can this
+namespace reach that object? POSIX shm objects and named semaphores (sem.<name>) are files
+in /dev/shm, and POSIX queues are files in /dev/mqueue only where an mqueue file system is
+mounted there.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ import argparse
 import os
 import stat
 from typing import Any
+
+import sysv_ipc
 
 from .ftok import key_hex
 from .mounts import covering_mount
@@ -21,6 +26,11 @@ SHM_DIR = "/dev/shm"
 MQUEUE_DIR = "/dev/mqueue"
 SYSV_KINDS = ("shm", "sem", "msg")
 _ID_COLUMNS = {"shmid", "semid", "msqid"}
+_OPENERS: dict[str, Any] = {
+    "shm": sysv_ipc.SharedMemory,
+    "sem": sysv_ipc.Semaphore,
+    "msg": sysv_ipc.MessageQueue,
+}
 
 Entry = dict[str, Any]
 
@@ -28,12 +38,12 @@ Entry = dict[str, Any]
 def read_sysvipc(kind: str) -> list[Entry] | None:
     """Rows of /proc/sysvipc/<kind> as dicts (key, key_hex, id, perms, then the rest).
 
-    None if the kernel has no SysV IPC listing (then nothing can be said, not "empty").
+    None if the listing is missing or unreadable: then nothing can be said, not "empty".
     """
     try:
         with open(os.path.join(SYSVIPC_DIR, kind)) as f:
             lines = f.read().splitlines()
-    except FileNotFoundError:
+    except OSError:
         return None
     header = lines[0].split() if lines else []
     rows = []
@@ -50,6 +60,20 @@ def read_sysvipc(kind: str) -> list[Entry] | None:
                 row[column] = int(value)
         rows.append(row)
     return rows
+
+
+def open_by_key(kind: str, key: int) -> Entry | None:
+    """The object of ``kind`` with ``key`` in this IPC namespace, found by opening it (flags
+    0: never creates); None when there is none. Refused access still means it is there."""
+    try:
+        obj = _OPENERS[kind](key)
+    except sysv_ipc.ExistentialError:
+        return None
+    except sysv_ipc.PermissionsError:
+        return {"key": key, "key_hex": key_hex(key), "id": None, "access": "denied"}
+    if kind == "shm":
+        obj.detach()
+    return {"key": key, "key_hex": key_hex(key), "id": obj.id}
 
 
 def _matches(name: str, prefix: str | None) -> bool:
@@ -105,16 +129,21 @@ def posix_mqueues(mq_dir: str = MQUEUE_DIR, prefix: str | None = None) -> list[E
 
 def ipc_list(args: argparse.Namespace, report: Report) -> None:
     """List SysV (optionally only --key) and POSIX (optionally only --prefix) objects."""
-    keys = set(args.key or [])
+    keys = list(dict.fromkeys(args.key or []))
     for kind in SYSV_KINDS:
         rows = read_sysvipc(kind)
+        source = "/proc/sysvipc"
         if rows is not None and keys:
             rows = [r for r in rows if r["key"] in keys]
+        elif rows is None and keys:
+            rows = [e for key in keys if (e := open_by_key(kind, key)) is not None]
+            source = "open by key"
         report[f"sysv_{kind}"] = rows
+        report[f"sysv_{kind}_source"] = source if rows is not None else None
     report["shm_dir"] = args.shm_dir
     try:
         report["posix_shm"], report["posix_sem"] = posix_shm_and_sem(args.shm_dir, args.prefix)
-    except FileNotFoundError:
+    except OSError:
         report["posix_shm"] = report["posix_sem"] = None
     queues = posix_mqueues(args.mqueue_dir, args.prefix)
     report["mqueue_mounted"] = queues is not None

@@ -14,13 +14,25 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
+import ctypes.util
+import errno
 import mmap
+import os
 from collections.abc import Callable
 
 import posix_ipc
 
 from .common import check_expect, decode_text, encode_text, linger_and_cleanup
-from .result import EXIT_TIMEOUT, CommandFailed, Deadline, Report, failed
+from .result import (
+    EXIT_IPC_FAILED,
+    EXIT_TIMEOUT,
+    CommandFailed,
+    Deadline,
+    Report,
+    errno_name,
+    failed,
+)
 
 SHM_SIZE = 512  # the article's ByteSize
 DEFAULT_SHM_NAME = "/shMemEx"
@@ -136,6 +148,47 @@ def shm_recv(args: argparse.Namespace, report: Report) -> None:
     check_expect(report, text, args.expect)
 
 
+def mq_failing_call(name: str) -> tuple[str, int] | None:
+    """(libc call, errno) of the first mq_* call that fails for ``name``, made directly.
+
+    posix_ipc reports some failures without an errno ("Unable to initialize object": its
+    mq_getattr after mq_open failed); the kernel's own answer says why, e.g. ENOSYS where the
+    mq_* system calls are not implemented (gVisor). A queue made here is removed again.
+    """
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc.mq_open.restype = ctypes.c_int
+    path = name.encode()
+    mqd = libc.mq_open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600, None)
+    created = mqd != -1
+    if not created and ctypes.get_errno() == errno.EEXIST:
+        mqd = libc.mq_open(path, os.O_RDWR)
+    if mqd == -1:
+        return "mq_open", ctypes.get_errno()
+    attr = (ctypes.c_long * 8)()  # struct mq_attr: 4 longs and reserved space
+    try:
+        if libc.mq_getattr(mqd, attr) == -1:
+            return "mq_getattr", ctypes.get_errno()
+    finally:
+        libc.mq_close(mqd)
+        if created:
+            libc.mq_unlink(path)
+    return None
+
+
+def _mq_failed(exc: BaseException, name: str, reason: str) -> CommandFailed:
+    """The failure of a queue operation, with the kernel's errno when posix_ipc had none."""
+    found = mq_failing_call(name) if errno_name(exc) is None else None
+    if found is None:
+        return failed(exc, reason)
+    call, code = found
+    return CommandFailed(
+        EXIT_IPC_FAILED,
+        f"{reason} ({exc})",
+        errno=errno.errorcode.get(code, str(code)),
+        message=f"{call}: {os.strerror(code)}",
+    )
+
+
 def mq_send(args: argparse.Namespace, report: Report) -> None:
     """mq_open(O_CREAT) and mq_timedsend one message, bounded by --timeout if the queue is full."""
     report.update(name=args.name, priority=args.priority)
@@ -160,7 +213,7 @@ def mq_send(args: argparse.Namespace, report: Report) -> None:
             ) from None
         report.update(bytes_sent=len(payload), current_messages=queue.current_messages)
     except _ERRORS as exc:
-        raise failed(exc, f"could not create/send to the queue {args.name}") from exc
+        raise _mq_failed(exc, args.name, f"could not create/send to the queue {args.name}") from exc
     try:
         linger_and_cleanup(report, args.linger, args.cleanup, lambda: _unlink_all(queue.unlink))
     finally:

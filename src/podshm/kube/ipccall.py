@@ -90,6 +90,16 @@ class IpcResult:
             return errno_module.errorcode.get(int(value), str(value))
         return str(value)
 
+    def summary(self) -> str:
+        """One line saying how the run ended and why: ``exit 1 (IPC call failed): ENOSYS:
+        mq_timedsend: Function not implemented``; what a deviation's message can match."""
+        code = self.exit_code
+        text = f"exit {code}" if code is not None else "no exit status"
+        if code in EXIT_NAMES:
+            text += f" ({EXIT_NAMES[code]})"
+        why = [str(part) for part in (self.errno_name, self.error.get("message")) if part]
+        return ": ".join([text, *why])
+
     def describe(self) -> str:
         """Everything needed to understand a failed assertion on this run."""
         code = self.exit_code

@@ -15,7 +15,7 @@ import pytest
 
 from podshm.deviations import find, is_deviation_text, judge
 from podshm.plugin.params import RUNTIME_FIXTURE, item_param, without_runtime_class
-from podshm.plugin.report import P_DEVIATION, P_RUNTIME_CLASS, record
+from podshm.plugin.report import P_DEVIATION, P_RUNTIME_CLASS, failure_message, record
 from podshm.plugin.state import RunState
 from podshm.records.ids import stable_id_from_nodeid
 
@@ -38,7 +38,7 @@ def apply_deviation(state: RunState, item: pytest.Item, report: pytest.TestRepor
     declared = find(state.deviations, row, runtime_class, handlers.get(runtime_class, ""))
     if declared is None:
         return
-    verdict = judge(declared, report.passed, report.longreprtext)
+    verdict = judge(declared, report.passed, failure_message(report))
     record(item, P_DEVIATION, verdict.text)
     if verdict.kind == "gone":
         report.outcome = "failed"

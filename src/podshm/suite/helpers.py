@@ -112,9 +112,18 @@ def shm_fill_until_full(directory: str = "/dev/shm", timeout: float = 240.0) -> 
     return ["shm-fill", "--dir", directory, "--until-full", *_timeout(timeout)]
 
 
-def ipc_list() -> Argv:
-    """Every IPC object of this IPC namespace (/proc/sysvipc, /dev/shm, /dev/mqueue)."""
-    return ["ipc-list"]
+def ipc_list(keys: list[int] | tuple[int, ...] = ()) -> Argv:
+    """Every IPC object of this IPC namespace (/proc/sysvipc, /dev/shm, /dev/mqueue); with
+    ``keys``, only those SysV objects, found by opening them where /proc/sysvipc is missing."""
+    return ["ipc-list", *(arg for key in keys for arg in ("--key", hex(key)))]
+
+
+def mount_text(info: IpcResult) -> str:
+    """``tmpfs size=67108864`` or ``tmpfs without a size= option``: how ``shm-info`` saw the
+    mount, for a size assertion to say why a size is what it is."""
+    size = info.get("size_option")
+    how = f"size={size}" if size is not None else "without a size= option"
+    return f"{info.get('fs_type')} {how}"
 
 
 def stop_reason(fill: IpcResult) -> str | None:
@@ -127,8 +136,18 @@ def stop_reason(fill: IpcResult) -> str | None:
 IPC_KINDS = ("sysv_shm", "sysv_sem", "sysv_msg", "posix_shm", "posix_sem", "posix_mq")
 
 
+def unreadable_kinds(listing: IpcResult) -> set[str]:
+    """The kinds an ``ipc-list`` run could not read (no listing, or no mqueue mount): for
+    those it saw nothing, which is no evidence that nothing is there."""
+    blind = {kind for kind in IPC_KINDS if listing.get(kind) is None}
+    if not listing.get("mqueue_mounted"):
+        blind.add("posix_mq")
+    return blind
+
+
 def listed_objects(listing: IpcResult) -> set[tuple[str, str]]:
-    """``(kind, key-or-name)`` for every object an ``ipc-list`` run saw."""
+    """``(kind, key-or-name)`` for every object an ``ipc-list`` run saw (a kind it could not
+    read adds nothing: check :func:`unreadable_kinds` before reading an absence)."""
     found: set[tuple[str, str]] = set()
     for kind in IPC_KINDS:
         for entry in listing.get(kind) or []:

@@ -9,51 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from podshm.suite import helpers as ipc
+from podshm.suite.checks import assert_size, fill_to_enospc, measure
 
 pytestmark = [pytest.mark.shm]
-FILL_TIMEOUT_S = 240.0
 SIZE_LIMIT = "256Mi"
-
-
-def measure(pod, podshm_expect, podshm_record, scenario: str, key: str | None = None):
-    """shm-info in the sender, the expectation for the pod, and the recorded verdict."""
-    info = pod.run_ipc("sender", *ipc.shm_info())
-    assert info.ok, info.describe()
-    expectation = podshm_expect.devshm(key or scenario, pod, info.get("page_size"))
-    podshm_record("page_size", info.get("page_size"))
-    podshm_record.shm(scenario, expectation, info.get("size_bytes"), bool(info.get("is_tmpfs")))
-    podshm_record("shm_fs_type", info.get("fs_type"))
-    podshm_record("shm_size_option", info.get("size_option"))
-    return expectation, info
-
-
-def assert_size(expectation, info) -> None:
-    """tmpfs-ness and the exact page-rounded size, with the rule in the message."""
-    assert info.get("is_tmpfs") is expectation.is_tmpfs, (
-        f"/dev/shm is {info.get('fs_type')}; expected "
-        f"{'a tmpfs' if expectation.is_tmpfs else 'not a tmpfs'} ({expectation.rule})"
-    )
-    assert expectation.size_bytes is not None, f"no size could be predicted: {expectation.rule}"
-    assert info.get("size_bytes") == expectation.size_bytes, (
-        f"/dev/shm is {info.get('size_bytes')} bytes, expected {expectation.size_bytes}: "
-        f"{expectation.rule}"
-    )
-
-
-def fill_to_enospc(pod, podshm_record, info) -> None:
-    """dd if=/dev/zero of=/dev/shm/test: stops with ENOSPC exactly when the tmpfs is full."""
-    fill = pod.run_ipc(
-        "sender", *ipc.shm_fill_until_full(timeout=FILL_TIMEOUT_S), timeout=FILL_TIMEOUT_S + 30
-    )
-    written = fill.get("bytes_written")
-    podshm_record("bytes_written_before_enospc", written)
-    assert ipc.stop_reason(fill) == "ENOSPC", fill.describe()
-    free = (fill.get("before") or {}).get("free_bytes", info.get("free_bytes"))
-    assert written == free, f"wrote {written} bytes before ENOSPC, {free} were free\n" + (
-        fill.describe()
-    )
-    assert (fill.get("after_write") or {}).get("free_bytes", 0) == 0, fill.describe()
 
 
 @pytest.mark.podshm_pod("devshm-default.yaml")
@@ -62,7 +21,7 @@ def test_default_devshm_is_64mib_and_fills_to_enospc(podshm_pod, podshm_expect, 
     pod = podshm_pod("devshm-default.yaml")
     expectation, info = measure(pod, podshm_expect, podshm_record, "devshm-default")
     assert_size(expectation, info)
-    fill_to_enospc(pod, podshm_record, info)
+    fill_to_enospc(pod, podshm_record, expectation, info)
 
 
 @pytest.mark.podshm_pod("devshm-memory.yaml")
@@ -79,7 +38,7 @@ def test_memory_emptydir_with_sizelimit_fills_to_enospc(podshm_pod, podshm_expec
     pod = podshm_pod("devshm-memory-sizelimit.yaml", size_limit=SIZE_LIMIT)
     expectation, info = measure(pod, podshm_expect, podshm_record, "devshm-memory-sizelimit")
     assert_size(expectation, info)
-    fill_to_enospc(pod, podshm_record, info)
+    fill_to_enospc(pod, podshm_record, expectation, info)
 
 
 def memlimit_pod(memory_limit: str) -> pytest.MarkDecorator:

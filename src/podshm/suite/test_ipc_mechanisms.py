@@ -26,6 +26,11 @@ class Mechanism:
 
 MECHANISMS = {
     "sysv-shm": Mechanism("sysv-shared-ftok.yaml", ipc.sysv_shm_send(), ipc.sysv_shm_recv()),
+    # The same with gVisor's mount hints (what a gVisor deployment adds): SysV sharing is then
+    # checked positively under gVisor too.
+    "sysv-shm-mount-hints": Mechanism(
+        "sysv-shared-ftok-mount-hints.yaml", ipc.sysv_shm_send(), ipc.sysv_shm_recv()
+    ),
     "sysv-sem": Mechanism(
         "ipc-pair.yaml", ipc.sysv_sem_post(), ipc.sysv_sem_wait(), carries_text=False
     ),
@@ -62,9 +67,15 @@ def test_ipc_between_containers(podshm_pod, podshm_record, mechanism, share_pid)
     podshm_record("share_process_namespace", share_pid)
 
     sent = pod.run_ipc("sender", *m.send)
-    assert sent.ok, sent.describe()
+    assert sent.ok, f"{m.send[0]}: {sent.summary()}\n{sent.describe()}"
     got = pod.run_ipc("receiver", *m.recv, timeout=ipc.exec_timeout(ipc.RECV_TIMEOUT_S))
 
-    assert got.ok, got.describe()
+    if sent.get("key") is not None:  # SysV: both containers ftok() the same shared file
+        assert got.get("key") == sent.get("key"), (
+            f"different keys: the sender derived {sent.get('key_hex')} and the receiver "
+            f"{got.get('key_hex')} from the shared ftok file (its device or inode differs "
+            f"between the containers)\n{got.describe()}"
+        )
+    assert got.ok, f"{m.recv[0]}: {got.summary()}\n{got.describe()}"
     if m.carries_text:
         assert got.get("text") == ipc.TEXT, got.describe()
