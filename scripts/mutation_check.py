@@ -40,8 +40,9 @@ Exit 0 when every mutant is killed, 1 when some survived, 2 on a baseline failur
 (survivors are still listed).
 
 The source tree is never written: the module's top-level package is copied into a temporary
-directory, which goes first on ``PYTHONPATH``, and each mutant is written into that copy
-(bytecode goes to a ``PYTHONPYCACHEPREFIX`` there too). A pytest plugin in the copy reports
+directory, which goes first on ``PYTHONPATH``, and each mutant is written into that copy;
+bytecode goes to ``$PYTHONPYCACHEPREFIX`` if set (a lasting one saves compiling pytest and the
+dependencies on every run), else to the temporary directory. A pytest plugin in the copy reports
 which file the tests imported, so a run that bypasses the copy (an editable install of a flat
 layout, a ``sys.path`` insert) is an error, not a silent pass. ``--jobs`` (default 2) runs
 that many mutants at once, each in its own copy.
@@ -328,6 +329,7 @@ class Worker:
     job: tuple[int, Mutant] | None = None
     started: float = 0.0
     writes: int = 0
+    born: int = field(default_factory=lambda: int(time.time()))
     log: Path = field(init=False)
     probe: Path = field(init=False)
 
@@ -335,11 +337,12 @@ class Worker:
         self.log, self.probe = self.root / "pytest.log", self.root / "probe.txt"
 
     def write(self, source: str) -> None:
-        """Put a mutant in the copy, with an mtime no earlier write had: the bytecode caches
-        (Python's and pytest's, both keyed on mtime and size) then never serve a stale one."""
+        """Put a mutant in the copy, with an mtime no earlier write had (counting up from the
+        copy's creation): the bytecode caches, Python's and pytest's, are keyed on the mtime in
+        seconds and the size, so two same-sized mutants in one second would share a stale one."""
         self.target.write_text(source)
         self.writes += 1
-        stamp = 1_000_000_000 + self.writes
+        stamp = self.born + self.writes
         os.utime(self.target, (stamp, stamp))
 
 
@@ -355,7 +358,8 @@ def make_workers(module: Path, count: int, scratch: Path) -> list[Worker]:
         else:
             shutil.copy2(top, root / top.name)
         (root / f"{PROBE_MODULE}.py").write_text(PROBE_SOURCE)
-        workers.append(Worker(root, root / module.relative_to(folder), scratch / "pycache"))
+        pycache = Path(os.getenv("PYTHONPYCACHEPREFIX") or scratch / "pycache")
+        workers.append(Worker(root, root / module.relative_to(folder), pycache))
     return workers
 
 
@@ -431,25 +435,28 @@ def run_all(
     """Run every mutant, one at a time per worker; a verdict for each, in order."""
     results: list[tuple[str, str]] = [("", "")] * len(jobs)
     pending = list(enumerate(jobs))
-    try:
-        while pending or any(w.process for w in workers):
-            for worker in workers:
-                if worker.process is None and pending:
-                    worker.job = pending.pop(0)
-                    start(worker, worker.job[1].source, name, tests)
-            time.sleep(0.02)
-            for worker in workers:
-                if worker.process is None or worker.job is None:
-                    continue
-                timed_out = time.monotonic() - worker.started > timeout
-                if worker.process.poll() is not None or timed_out:
-                    results[worker.job[0]] = verdict(finish(worker, timed_out), worker, name)
-    finally:
-        for worker in workers:  # Ctrl-C or a crash: no pytest outlives the copy it runs in
-            if worker.process is not None:
-                worker.process.kill()
-                worker.process.wait()
+    while pending or any(w.process for w in workers):
+        for worker in workers:
+            if worker.process is None and pending:
+                worker.job = pending.pop(0)
+                start(worker, worker.job[1].source, name, tests)
+        time.sleep(0.02)
+        for worker in workers:
+            if worker.process is None or worker.job is None:
+                continue
+            timed_out = time.monotonic() - worker.started > timeout
+            if worker.process.poll() is not None or timed_out:
+                results[worker.job[0]] = verdict(finish(worker, timed_out), worker, name)
     return results
+
+
+def stop(workers: list[Worker]) -> None:
+    """Kill the pytest runs still going (after Ctrl-C or a crash), before their copy goes."""
+    for worker in workers:
+        if worker.process is not None:
+            worker.process.kill()
+            worker.process.wait()
+            worker.process = None
 
 
 # -- main --------------------------------------------------------------------------------------
@@ -500,19 +507,26 @@ def report(
 
 
 def check(args: argparse.Namespace) -> int:
+    """The whole check: baseline, mutants, report; the exit status."""
     began = time.monotonic()
     module = args.module.resolve()
+    if not module.is_file():
+        print(f"{args.module}: no such module, nothing mutated")
+        return 2
     source = module.read_text()
     mutated, excluding = mutants(source)
     _, _, name = locate(module)
     jobs = max(1, args.jobs)
     with tempfile.TemporaryDirectory(prefix="mutation-check-") as scratch:
         workers = make_workers(module, jobs, Path(scratch))
-        problem, seconds = baseline(workers, ast.unparse(ast.parse(source)), name, args.tests)
-        if problem:
-            print(f"{module.name}: the baseline fails, no mutant run: {problem}")
-            return 2
-        results = run_all(mutated, workers, name, args.tests, max(60.0, 10 * seconds))
+        try:
+            problem, seconds = baseline(workers, ast.unparse(ast.parse(source)), name, args.tests)
+            if problem:
+                print(f"{module.name}: the baseline fails, no mutant run: {problem}")
+                return 2
+            results = run_all(mutated, workers, name, args.tests, max(60.0, 10 * seconds))
+        finally:
+            stop(workers)
     status = report(module, mutated, results, excluding)
     print(f"wall time: {time.monotonic() - began:.1f} s ({jobs} workers)")
     return status
