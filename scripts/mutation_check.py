@@ -91,6 +91,8 @@ MENTION = re.compile(r"#\s*mutation:.*")  # a pragma that PRAGMA cannot read is 
 # -- mutants -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Mutant:
+    """One changed spot of the module, and the whole module with that change."""
+
     kind: str
     line: int
     before: str
@@ -366,6 +368,8 @@ def make_workers(module: Path, count: int, scratch: Path) -> list[Worker]:
 # -- running pytest ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Outcome:
+    """What one pytest run left behind."""
+
     returncode: int | None  # None: timed out
     imported_from: str  # the module file the tests imported, "" if none
     last_line: str
