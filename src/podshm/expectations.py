@@ -219,6 +219,8 @@ def pod_memory_limit(
         return None  # BestEffort (see POD_LEVEL_QOS_FIX_SINCE): the pod cgroup has no limit
     declared = _every_container_declares(spec, own_limits_only)
     limit = aggregate_container_memory_limit(spec)
+    # mutation: equivalent boolop -> pod_level_resources because the branch only acts on a
+    # pod-level memory limit > 0, and such a limit already makes pod_level_resources_set true
     if pod_level_resources and pod_level_resources_set(spec):
         pod_limit = _memory_limit(spec.get("resources"))
         if pod_limit > 0:
@@ -245,6 +247,9 @@ def memory_emptydir_size(
     pod_limit = pod_memory_limit(
         spec, pod_level_resources, own_limits_only, empty_pod_resources_best_effort
     )
+    # mutation: equivalent compare -> 0 <= pod_limit <= size because pod_memory_limit never
+    # returns 0 (a limit counts only when > 0, and the API rejects a negative overhead)
+    # mutation: equivalent chain -> pod_limit <= size because pod_limit is never 0 (as above)
     if pod_limit is not None and 0 < pod_limit <= size:
         size, why = pod_limit, "the pod's memory limit"
     if size_limit is not None and 0 < size_limit <= size:
@@ -284,6 +289,10 @@ def expect_devshm(
             rule=f"no volume at /dev/shm: the runtime's default tmpfs of {default_shm_size} bytes",
         )
     empty_dir = volume.get("emptyDir")
+    # mutation: equivalent boolop -> (empty_dir or {}).get("medium") != "Memory" because
+    # `empty_dir or {}` already reads a missing emptyDir as one without a medium
+    # mutation: equivalent boolop -> empty_dir because here an emptyDir is a mapping (None
+    # stopped at `empty_dir is None`), and an empty one has no medium either way
     if empty_dir is None or (empty_dir or {}).get("medium") != "Memory":
         return ShmExpectation(
             scenario,
@@ -292,6 +301,8 @@ def expect_devshm(
             enforced_by=ENFORCED_DISK,
             rule="disk-backed volume at /dev/shm: a directory on the node's filesystem",
         )
+    # mutation: equivalent boolop -> empty_dir because here empty_dir has medium Memory: a
+    # non-empty mapping, never replaced by the {}
     size_limit_raw = (empty_dir or {}).get("sizeLimit")
     size_limit = quantity_to_bytes(size_limit_raw) if size_limit_raw else None
     if not version_at_least(kubelet_version, SIZE_MEMORY_BACKED_VOLUMES_SINCE):

@@ -14,11 +14,15 @@ from podshm.expectations import (
     expect_devshm,
     human_size,
     memory_emptydir_size,
+    memory_volume_at,
     page_round_up,
     parse_size,
+    pod_level_resources_set,
     pod_memory_limit,
+    quantity_to_bytes,
     sizes_match,
     tmpfs_default_size,
+    version_at_least,
 )
 from podshm.overrides import Override, apply_override, load_overrides, parse_overrides
 
@@ -378,3 +382,160 @@ def test_a_containers_own_memory_limit():
     assert container_memory_limit(spec, "sender") == 64 * MIB
     assert container_memory_limit(spec, "receiver") is None
     assert container_memory_limit(spec, "absent") is None
+
+
+# -- the boundaries of each rule (scripts/mutation_check.py: a mutant of any must fail here) ---
+def test_a_pod_limit_above_node_allocatable_leaves_allocatable():
+    """calculateEmptyDirMemorySize takes the pod limit only when it is <= node allocatable: a
+    bigger limit cannot be met by the node, so the tmpfs stays at allocatable."""
+    above = spec(container("a", "16Gi"))
+    assert pod_memory_limit(above) == 16 * GIB
+    assert memory_emptydir_size(15 * GIB, above, None) == (15 * GIB, "node allocatable memory")
+    assert expect_devshm("x", above, **NODE).size_bytes == 15 * GIB
+
+
+def test_a_limit_equal_to_the_current_size_wins():
+    """calculateEmptyDirMemorySize compares with ``Cmp(size) < 1``, i.e. <=: a pod limit equal to
+    allocatable, and a sizeLimit equal to the pod limit, are the reported winners."""
+    assert memory_emptydir_size(GIB, spec(container("a", "1Gi")), None) == (
+        GIB,
+        "the pod's memory limit",
+    )
+    assert memory_emptydir_size(GIB, spec(container("a", "256Mi")), 256 * MIB) == (
+        256 * MIB,
+        "sizeLimit",
+    )
+
+
+def test_a_zero_size_limit_is_ignored():
+    """calculateEmptyDirMemorySize uses sizeLimit only when ``Cmp(zero) > 0``: ``sizeLimit: "0"``
+    leaves the size to the pod limit or node allocatable."""
+    assert memory_emptydir_size(GIB, spec(container("a")), 0) == (GIB, "node allocatable memory")
+    exp = expect_devshm("x", spec(container("a", "128Mi"), size_limit="0"), **NODE)
+    assert exp.size_bytes == 128 * MIB and "pod's memory limit" in exp.rule
+
+
+def test_one_byte_is_a_limit():
+    """Every "is there a limit" test upstream is "non-zero" (``IsZero``, ``Cmp(zero) > 0``), so the
+    smallest limit, one byte, counts wherever a limit can come from."""
+    one = spec(container("a", "1"))
+    assert pod_memory_limit(one) == 1
+    assert pod_memory_limit(one, own_limits_only=False) == 1
+    assert memory_emptydir_size(GIB, one, None) == (1, "the pod's memory limit")
+    assert memory_emptydir_size(GIB, spec(container("a")), 1) == (1, "sizeLimit")
+    pod_level = spec(container("a"), resources={"limits": {"memory": "1"}})
+    assert pod_memory_limit(pod_level) == 1
+    tiny_init = spec(container("a", "64Mi"), initContainers=[container("i", "1")])
+    assert pod_memory_limit(tiny_init, own_limits_only=False) == 64 * MIB
+
+
+def test_an_unlimited_app_container_means_no_pod_limit_before_1_37_too():
+    """ResourceConfigForPod up to 1.36 (PodLimits' ContainerFn) also needs a memory limit on
+    every app container; only the init containers were judged differently."""
+    s = spec(container("a", "64Mi"), container("b"), initContainers=[container("i", "32Mi")])
+    assert pod_memory_limit(s, own_limits_only=False) is None
+    assert expect_devshm("x", s, **{**NODE, "kubelet_version": (1, 36)}).size_bytes == 15 * GIB
+
+
+def test_a_spec_without_containers_has_no_limit_and_no_volume():
+    """A spec without containers (not admitted, but the helpers take any mapping) has no
+    container limits: no pod cgroup limit (ResourceConfigForPod), no /dev/shm volume, no
+    TypeError."""
+    assert pod_memory_limit({}) is None
+    assert pod_memory_limit({}, own_limits_only=False) is None
+    assert memory_volume_at({}) is None
+
+
+def test_pod_level_limits_apply_from_1_34_on():
+    """PodLevelResources is on from 1.34: a pod-level memory limit is the pod cgroup's limit on
+    1.34-1.36 as well (the BestEffort slip of those versions needs EMPTY pod resources)."""
+    s = spec(container("a"), resources={"limits": {"memory": "96Mi"}})
+    for version in ((1, 34), (1, 36)):
+        assert expect_devshm("x", s, **{**NODE, "kubelet_version": version}).size_bytes == 96 * MIB
+
+
+def test_pod_level_requests_alone_are_not_empty_resources():
+    """ComputePodQOS on 1.34-1.36: pod-level requests make a pod Burstable, not BestEffort, so
+    the containers' limits still give the pod cgroup its limit."""
+    s = spec(
+        container("a", "128Mi"),
+        container("b", "128Mi"),
+        resources={"requests": {"memory": "64Mi"}},
+    )
+    assert expect_devshm("x", s, **{**NODE, "kubelet_version": (1, 36)}).size_bytes == 256 * MIB
+
+
+def test_pod_level_resources_set_counts_cpu_memory_and_hugepages_only():
+    """IsPodLevelResourcesSet: requests or limits naming cpu, memory or hugepages-<size>;
+    other names (ephemeral-storage) do not make the pod's resources "set"."""
+    assert pod_level_resources_set({"resources": {"limits": {"hugepages-2Mi": "4Mi"}}})
+    assert pod_level_resources_set({"resources": {"requests": {"cpu": "1"}}})
+    assert pod_level_resources_set({"resources": {"requests": {"memory": "1Mi"}}})
+    assert not pod_level_resources_set({"resources": {"limits": {"ephemeral-storage": "1Gi"}}})
+    assert not pod_level_resources_set({"resources": {}})
+    assert not pod_level_resources_set({})
+
+
+def test_an_unknown_kubelet_version_counts_as_current():
+    """``version_at_least(None, ...)``: an unreadable kubelet version gets the 1.37 rules
+    (sized tmpfs, pod-level limits, empty pod resources ignored), not an exception."""
+    assert version_at_least(None, (1, 37))
+    unknown = {**NODE, "kubelet_version": None}
+    pod_level = spec(container("a"), resources={"limits": {"memory": "96Mi"}})
+    assert expect_devshm("x", pod_level, **unknown).size_bytes == 96 * MIB
+    empty = spec(container("a", "128Mi"), resources={})
+    assert expect_devshm("x", empty, **unknown).size_bytes == 128 * MIB
+
+
+def test_a_trailing_slash_still_mounts_at_dev_shm():
+    """``/dev/shm/`` names the same mount point as ``/dev/shm``: the volume, not the runtime's
+    64 MiB tmpfs, is what the container sees there."""
+    s = spec(container("a"), size_limit="256Mi")
+    s["containers"][0]["volumeMounts"][0]["mountPath"] = "/dev/shm/"
+    assert memory_volume_at(s) == s["volumes"][0]
+    assert expect_devshm("x", s, **NODE).size_bytes == 256 * MIB
+
+
+def test_fractional_quantities_round_up_to_whole_bytes():
+    """Go's ``Quantity.Value()`` rounds up: a 1.1Gi limit (1181116006.4 bytes) is 1181116007
+    bytes of pod cgroup limit, and so of tmpfs (before page rounding)."""
+    assert quantity_to_bytes("1.1Gi") == 1181116007
+    assert quantity_to_bytes("1500m") == 2
+    assert pod_memory_limit(spec(container("a", "1.1Gi"))) == 1181116007
+
+
+def test_half_of_ram_is_an_integer():
+    """``totalram_pages() / 2`` is integer page arithmetic: whole bytes as an int, never a float
+    that reports would print as 8589934592.0."""
+    size = tmpfs_default_size(16 * GIB + 3 * 4096)
+    assert size == 8 * GIB + 4096 and type(size) is int
+
+
+def test_parse_size_takes_one_byte():
+    """The smallest size an expectations file may give is one byte (> 0, whole)."""
+    assert parse_size(1, "here") == 1
+    assert parse_size("1", "here") == 1
+
+
+@pytest.mark.parametrize("wrong_type", [None, [1], {"size": 1}])
+def test_a_size_of_the_wrong_yaml_type_gets_no_suffix_hint(wrong_type):
+    """A YAML null, list or mapping is the wrong type, not a mistyped quantity: the fix does not
+    send the user looking for a lowercase m."""
+    with pytest.raises(PodshmError) as err:
+        parse_size(wrong_type, "here")
+    assert "is not a size" in err.value.cause
+    assert "milli" not in (err.value.fix or "")
+
+
+def test_nothing_matches_an_unpredictable_size():
+    """A scenario whose size cannot be predicted (None) is never reported "ok", whichever side
+    is unknown."""
+    assert not sizes_match(4096, None)
+    assert not sizes_match(None, 4096)
+
+
+def test_human_size_switches_unit_at_exactly_one_unit():
+    """1024 bytes is "1.0 KiB", one MiB "1.0 MiB": the report's unit changes at the unit."""
+    assert human_size(1024) == "1.0 KiB"
+    assert human_size(MIB) == "1.0 MiB"
+    assert human_size(1023) == "1023 B"
