@@ -124,11 +124,12 @@ def test_several_versions_one_column_each() -> None:
 
 
 SIZE = "test_devshm.py::test_size[64Mi]"
+README_RUNS = (("v1.36", "20261201-101500"), ("v1.37", "20261202-093000"))
 
 
 def upgrade() -> tuple[RunRecord, RunRecord]:
     """v1.36 under the default runtime, then v1.37 with ``--podshm-runtime-class runc,gvisor``
-    (every test twice, the class in its id)."""
+    (every test twice, the class in its id): README's example of ``podshm matrix``."""
     gvisor = {"runtime_class": "gvisor", "deviation": "deviation: gVisor sizes /dev/shm itself"}
     before = record("v1.36.3", case(DEFAULT, **shm(64 * MIB)), case(SIZE), case(SYSV))
     after = record(
@@ -347,6 +348,22 @@ def test_bad_input_exits_2_with_cause_and_fix(
     assert err[1].startswith("podshm: fix: pass a podshm run record")
     assert run_cli(["matrix", files[0], "--markdown", str(tmp_path)]) == 2
     assert "cannot write the markdown report" in capsys.readouterr().err
+
+
+def test_the_readme_example_is_this_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "reports").mkdir()
+    argv = ["matrix"]
+    for (label, stamp), rec in zip(README_RUNS, upgrade(), strict=True):
+        path = f"reports/podshm-{stamp}.json"
+        (tmp_path / path).write_text(json.dumps(rec.to_json()))
+        argv.append(f"{label}={path}")
+    argv.append("--changed-only")
+    assert run_cli(argv) == 0
+    example = f"$ podshm {' '.join(argv)}\n{capsys.readouterr().out}```"
+    assert example in (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
 
 def test_help_documents_every_option(capsys: pytest.CaptureFixture[str]) -> None:
