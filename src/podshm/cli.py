@@ -21,6 +21,7 @@ GROUPS: tuple[tuple[str, str], ...] = (
     ("gate", "podshm.gate"),
     ("gc", "podshm.gc"),
     ("image", "podshm.image.cli"),
+    ("matrix", "podshm.records.sidebyside_cli"),
     ("run", "podshm.runner"),
 )
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from podshm.records.ids import nodeid_from_junit, stable_id_from_junit, stable_id_from_nodeid
+from podshm.records.ids import (
+    nodeid_from_junit,
+    stable_id_from_junit,
+    stable_id_from_nodeid,
+    without_param,
+)
 
 # (pytest node id, junit classname, junit name, stable id): the same test as each source
 # writes it. junit's classname is pytest's node-id path with "/" -> "." and ".py" dropped.
@@ -72,3 +77,21 @@ def test_nodeid_from_junit_is_a_best_effort_path() -> None:
         == "src/podshm/suite/test_x.py::TestFoo::test_bar[p.q]"
     )
     assert nodeid_from_junit("", "suite.test_x") == "suite/test_x.py"
+
+
+@pytest.mark.parametrize(
+    ("test_id", "word", "value", "row"),
+    [
+        ("t.py::f[rc=gvisor]", "rc", "gvisor", "t.py::f"),
+        ("t.py::f[a-rc=gvisor]", "rc", "gvisor", "t.py::f[a]"),
+        ("t.py::f[rc=gvisor-node=vm]", "rc", "gvisor", "t.py::f[node=vm]"),
+        ("t.py::f[a-node=kind-worker-rc=runc]", "node", "kind-worker", "t.py::f[a-rc=runc]"),
+        # only a whole parameter counts: a prefix of a value, or no such parameter, is kept
+        ("t.py::f[a-rc=gvisor2]", "rc", "gvisor", "t.py::f[a-rc=gvisor2]"),
+        # ambiguous ("kind" and a parameter "worker"?): callers try the longest value first
+        ("t.py::f[node=kind-worker]", "node", "kind", "t.py::f[worker]"),
+        ("t.py::f", "rc", "gvisor", "t.py::f"),
+    ],
+)
+def test_without_param(test_id: str, word: str, value: str, row: str) -> None:
+    assert without_param(test_id, word, value) == row

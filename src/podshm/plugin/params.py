@@ -1,15 +1,18 @@
 """The parameters the plugin adds to tests itself: the node (``--podshm-nodes``) and the
-RuntimeClass (``--podshm-runtime-class``) a test's pods go to. Their fixture names and the
-words naming them in test ids live here only.
+RuntimeClass (``--podshm-runtime-class``) a test's pods go to. Their fixture names live here
+only; the words naming them in test ids live in :mod:`podshm.records.ids`, which also reads
+them back out of run records (``podshm matrix``).
 """
 
 from __future__ import annotations
 
 import pytest
 
+from podshm.records.ids import NODE_WORD, RUNTIME_CLASS_WORD, without_param
+
 NODE_FIXTURE = "podshm_target_node"
 RUNTIME_FIXTURE = "podshm_runtime_class"
-ID_WORDS = {NODE_FIXTURE: "node", RUNTIME_FIXTURE: "rc"}
+ID_WORDS = {NODE_FIXTURE: NODE_WORD, RUNTIME_FIXTURE: RUNTIME_CLASS_WORD}
 
 
 def ids_for(fixture: str, values: list[str]) -> list[str]:
@@ -25,10 +28,4 @@ def item_param(item: pytest.Item, fixture: str) -> str | None:
 
 def without_runtime_class(test_id: str, runtime_class: str | None) -> str:
     """The test id as a matrix row: ``t[a-rc=gvisor]`` -> ``t[a]``, ``t[rc=gvisor]`` -> ``t``."""
-    if not runtime_class:
-        return test_id
-    word = f"{ID_WORDS[RUNTIME_FIXTURE]}={runtime_class}"
-    for form, plain in ((f"[{word}]", ""), (f"-{word}", ""), (f"{word}-", "")):
-        if form in test_id:
-            return test_id.replace(form, plain, 1)
-    return test_id
+    return without_param(test_id, RUNTIME_CLASS_WORD, runtime_class) if runtime_class else test_id

@@ -3,8 +3,9 @@
 A run record (schema ``podshm-run/1``, :mod:`podshm.records.schema`) holds the cluster a run
 talked to and every test's outcome and measured values. It is written by the pytest plugin
 (:mod:`podshm.plugin.runrecord`) beside the junit XML, or rebuilt from a junit XML alone
-(:mod:`podshm.records.junit`), and two of them are compared by ``podshm diff``
-(:mod:`podshm.records.diff`, :mod:`podshm.records.render`). Nothing here imports pytest or
+(:mod:`podshm.records.junit`). Two of them are compared by ``podshm diff``
+(:mod:`podshm.records.diff`, :mod:`podshm.records.render`), any number shown side by side
+by ``podshm matrix`` (:mod:`podshm.records.sidebyside`). Nothing here imports pytest or
 talks to a cluster, so records can be read and compared anywhere (a CI job, a laptop).
 """
 

@@ -16,7 +16,7 @@ from podshm.records.load import load_record
 from podshm.records.render import render_json, render_markdown, render_text
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``diff`` sub-command."""
     parser = subparsers.add_parser(
         "diff",
@@ -79,21 +79,27 @@ def run(args: argparse.Namespace) -> int:
     base, candidate = load_record(args.base), load_record(args.candidate)
     result = diff(base, candidate)
     policy = policy_from_args(args)
+    emit(
+        args,
+        text=render_text(result, args.base, args.candidate),
+        markdown=render_markdown(result, args.base, args.candidate, policy),
+        json_text=render_json(result, args.base, args.candidate, policy),
+    )
+    return exit_code(result, policy)
+
+
+def emit(args: argparse.Namespace, text: str, markdown: str, json_text: str) -> None:
+    """The outputs of a records command: the table (``--json``: the JSON) on stdout, and the
+    markdown in ``--markdown FILE``; a FILE that cannot be written is a PodshmError (exit 2)."""
     if args.markdown:
         target = Path(args.markdown)
         try:
-            target.write_text(
-                render_markdown(result, args.base, args.candidate, policy), encoding="utf-8"
-            )
+            target.write_text(markdown, encoding="utf-8")
         except OSError as err:
             raise PodshmError(
                 f"cannot write the markdown report to {target} ({err.strerror or err})",
                 "pass a writable path to --markdown",
             ) from None
-    if args.json:
-        print(render_json(result, args.base, args.candidate, policy))
-    else:
-        print(render_text(result, args.base, args.candidate))
+    print(json_text if args.json else text)
     if args.markdown and not args.json:
         print(f"markdown: {args.markdown}", file=sys.stderr)
-    return exit_code(result, policy)

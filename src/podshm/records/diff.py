@@ -24,10 +24,11 @@ between ``value_changed`` and ``unchanged``. The exit code rule is :func:`exit_c
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from podshm.records.schema import NOT_APPLICABLE, ClusterInfo, RunRecord, Value
+from podshm.records.schema import NOT_APPLICABLE, CaseResult, ClusterInfo, RunRecord, Value
 
 CLASSES = (
     "new_failure",
@@ -77,6 +78,7 @@ NOISE_SUFFIXES = (
 # Bench figures: ``bench.*`` and ``<placement>.<impl>.<size>B.<mode>.<metric>...``
 # (podshm.ipcbench.document.junit_properties): speeds, never verdicts.
 NOISE_PATTERN = re.compile(r"^(bench\.|[a-z]+\.[a-z0-9_]+\.\d+B\.[a-z]+\.)")
+T = TypeVar("T")
 
 
 def is_noise(name: str) -> bool:
@@ -191,7 +193,7 @@ def exit_code(result: Diff, policy: Policy = DEFAULT_POLICY) -> int:
     return 0
 
 
-def _same(a: Value | None, b: Value | None) -> bool:
+def same_value(a: Value | None, b: Value | None) -> bool:
     """Equal values of the same kind: ``True`` is not ``1``, but ``1`` is ``1.0``."""
     return a == b and isinstance(a, bool) == isinstance(b, bool)
 
@@ -202,7 +204,7 @@ def value_changes(before: dict[str, Value], after: dict[str, Value]) -> list[Val
     return [
         ValueChange(n, before.get(n), after.get(n))
         for n in names
-        if not _same(before.get(n), after.get(n))
+        if not same_value(before.get(n), after.get(n))
     ]
 
 
@@ -219,19 +221,27 @@ def classify(before: str, after: str, changed_values: bool) -> str:
     return "value_changed" if changed_values else "unchanged"
 
 
-def _indexed(record: RunRecord) -> dict[str, Any]:
-    """Tests by stable id; a repeated id (same file name in two directories) gets ``#2``..."""
-    out: dict[str, Any] = {}
-    for test in record.tests:
-        key, n = test.id, 1
+def unique_keys(pairs: Iterable[tuple[str, T]]) -> dict[str, T]:
+    """``(key, item)`` pairs as a dict in their order; a repeated key gets ``#2``, ``#3``...
+    (the same file name in two directories, two runs given the same label)."""
+    out: dict[str, T] = {}
+    for first, item in pairs:
+        key, n = first, 1
         while key in out:
             n += 1
-            key = f"{test.id}#{n}"
-        out[key] = test
+            key = f"{first}#{n}"
+        out[key] = item
     return out
 
 
-def _facts(cluster: ClusterInfo) -> list[tuple[str, str]]:
+def _indexed(record: RunRecord) -> dict[str, CaseResult]:
+    """Tests by stable id (a repeated one gets ``#2``...)."""
+    return unique_keys((test.id, test) for test in record.tests)
+
+
+def cluster_facts(cluster: ClusterInfo) -> list[tuple[str, str]]:
+    """(label, text) of what decides IPC behaviour: server, kubelets, runtimes, kernels, nodes."""
+
     def distinct(attr: str) -> str:
         return ", ".join(sorted({getattr(n, attr) for n in cluster.nodes} - {""})) or "unknown"
 
@@ -248,7 +258,9 @@ def compare_clusters(base: RunRecord, candidate: RunRecord) -> list[HeaderLine]:
     """Server version, kubelets, runtimes, kernels, node count and image, before and after."""
     lines = [
         HeaderLine(label, b, a)
-        for (label, b), (_, a) in zip(_facts(base.cluster), _facts(candidate.cluster), strict=True)
+        for (label, b), (_, a) in zip(
+            cluster_facts(base.cluster), cluster_facts(candidate.cluster), strict=True
+        )
     ]
     lines.append(HeaderLine("image", base.image.ref or "unknown", candidate.image.ref or "unknown"))
     return lines

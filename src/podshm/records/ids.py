@@ -14,6 +14,10 @@ from __future__ import annotations
 import re
 
 SEP = "::"
+# The words naming the parameters podshm's plugin adds itself (``--podshm-runtime-class``,
+# ``--podshm-nodes``): ``test_x.py::test_y[a-rc=gvisor]``, ``...[node=vm-1]``.
+RUNTIME_CLASS_WORD = "rc"
+NODE_WORD = "node"
 # pytest's default ``python_files`` patterns; a dotted component matching one is the module.
 _MODULE_NAME = re.compile(r"^(test_.*|.*_test)$")
 
@@ -83,3 +87,22 @@ def nodeid_from_junit(classname: str, name: str) -> str:
         return test
     path = "/".join(parts[: index + 1]) + ".py"
     return SEP.join([path, *parts[index + 1 :], *([test] if test else [])])
+
+
+def without_param(test_id: str, word: str, value: str) -> str:
+    """The id without one ``word=value`` parameter: ``t[a-rc=gvisor]`` -> ``t[a]``,
+    ``t[rc=gvisor]`` -> ``t``; unchanged when the id has no such parameter.
+
+    pytest joins parameter ids with ``-`` and values may contain ``-`` too (node names), so
+    only a whole ``word=value`` between ``[``/``-`` and ``-``/``]`` counts: ``rc=gvisor``
+    is not found in ``rc=gvisor2``. ``node=kind`` is found in ``[node=kind-worker]`` (it
+    could be node ``kind`` and a parameter ``worker``): try the longest candidate first.
+    """
+    head, params = _split_params(test_id)
+    if not params.endswith("]"):
+        return test_id
+    padded, token = f"-{params[1:-1]}-", f"-{word}={value}-"
+    if token not in padded:
+        return test_id
+    rest = padded.replace(token, "-", 1)[1:-1]
+    return f"{head}[{rest}]" if rest else head

@@ -102,7 +102,7 @@ def render_text(result: Diff, base_name: str, candidate_name: str) -> str:
     return "\n".join(lines)
 
 
-def _cell(text: str) -> str:
+def md_cell(text: str) -> str:
     """Safe inside a markdown table cell: no pipes, no line breaks."""
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -115,14 +115,14 @@ def render_markdown(
     lines = [
         f"### {mark} podshm diff: {verdict(result, policy)}",
         "",
-        f"`{_cell(base_name)}` {ARROW} `{_cell(candidate_name)}`: **{counts_line(result)}**",
+        f"`{md_cell(base_name)}` {ARROW} `{md_cell(candidate_name)}`: **{counts_line(result)}**",
         "",
         "| | base | candidate |",
         "|---|---|---|",
     ]
     for h in result.header:
-        after = f"**{_cell(h.after)}**" if h.changed else _cell(h.after)
-        lines.append(f"| {h.label} | {_cell(h.before)} | {after} |")
+        after = f"**{md_cell(h.after)}**" if h.changed else md_cell(h.after)
+        lines.append(f"| {h.label} | {md_cell(h.before)} | {after} |")
     for kind in CLASSES:
         rows = result.of(kind) if kind in TITLES else []
         if not rows:
@@ -139,7 +139,7 @@ def render_markdown(
             if row.message and row.after in MESSAGE_OUTCOMES:
                 details.insert(0, first_line(row.message))
             cells = (f"`{row.id}`", outcome_text(row), "<br>".join(details))
-            lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+            lines.append("| " + " | ".join(md_cell(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
 
