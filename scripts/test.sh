@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The project's tests, end to end, on real clusters (what `make test` and CI run):
+#   0. lint and the mutation check of the sizing rule (no cluster),
 #   1. the project's own tests and the whole suite on podshm's local cluster (v1.37),
 #   2. the runtime matrix: the suite under runc, crun and gVisor on that cluster,
 #   3. the upgrade gate: v1.36 -> v1.37 in place on the local cluster,
@@ -43,6 +44,11 @@ bash scripts/bootstrap.sh
 stage "lint"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+
+stage "mutation check of the sizing rule"
+# Every mutant of the kubelet's sizing rule must make a unit test fail (unmutated baseline
+# first; a copy of the source, never the tree itself).
+.venv/bin/python scripts/mutation_check.py src/podshm/expectations.py tests/unit/test_expectations.py
 
 stage "local cluster up (builds what the cache lacks)"
 # `cluster up` builds (cached under ~/.cache/podshm), recovers from a dead cluster, imports

@@ -368,6 +368,11 @@ def test_a_writer_limited_below_the_room_is_oom_killed_before_enospc():
     assert fill_outcome(None, 128 * MIB)[0] == FILL_ENOSPC
     assert fill_outcome(512 * MIB, 128 * MIB)[0] == FILL_ENOSPC
     assert fill_outcome(128 * MIB + 1, 128 * MIB)[0] is None  # the interpreter decides
+    # The boundaries: a limit equal to the room is not below it; room + margin is room enough.
+    assert fill_outcome(128 * MIB, 128 * MIB)[0] is None
+    assert fill_outcome(128 * MIB - 1, 128 * MIB)[0] == FILL_OOM_KILLED
+    assert fill_outcome(160 * MIB, 128 * MIB)[0] == FILL_ENOSPC
+    assert fill_outcome(160 * MIB - 1, 128 * MIB)[0] is None
 
 
 def test_a_containers_own_memory_limit():
@@ -382,6 +387,7 @@ def test_a_containers_own_memory_limit():
     assert container_memory_limit(spec, "sender") == 64 * MIB
     assert container_memory_limit(spec, "receiver") is None
     assert container_memory_limit(spec, "absent") is None
+    assert container_memory_limit({}, "sender") is None  # no containers at all
 
 
 # -- the boundaries of each rule (scripts/mutation_check.py: a mutant of any must fail here) ---
