@@ -88,7 +88,8 @@ unset PODSHM_KUBECONFIG
 stage "kind: README commands"
 kind_up=1
 # README "Running against kind", verbatim:
-.venv/bin/podshm cluster up --provider kind --nodes 3
+# (without the test image: README's build and load below are what puts it on the nodes)
+.venv/bin/podshm cluster up --provider kind --nodes 3 --no-test-image
 .venv/bin/podshm image build && .venv/bin/podshm image load --into kind
 (
   KUBECONFIG=$(.venv/bin/podshm cluster kubeconfig --provider kind)
