@@ -21,15 +21,19 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
+from podshm import providers
+from podshm.build import catalog, gobuild
+from podshm.build.pins import DEFAULT, Pins, pins_for
 from podshm.image import build_test_image
 from podshm.kube.cluster import open_cluster
 from podshm.kube.launch import PodOptions, launch_pod, render_pod
 from podshm.kube.namespaces import NamespaceManager
-from podshm.localcluster import components, gobuild, lifecycle
-from podshm.localcluster.layout import Layout
 from podshm.names import new_run_id
+from podshm.providers.base import Request
+from podshm.providers.local import lifecycle
+from podshm.providers.local.layout import Layout
+from podshm.providers.local.state import read_record
 
 
 def timed(label: str, fn) -> float:
@@ -40,19 +44,14 @@ def timed(label: str, fn) -> float:
     return elapsed
 
 
-def cold_build(version: str) -> None:
+def cold_build(pins: Pins) -> None:
     """Build every component into empty caches (module downloads still come from GOMODCACHE)."""
     with tempfile.TemporaryDirectory(prefix="podshm-cold-") as tmp:
         env = {"PODSHM_CACHE_DIR": f"{tmp}/cache", "GOCACHE": f"{tmp}/gocache"}
         old = {k: os.environ.get(k) for k in env}
         os.environ.update(env)
         try:
-            for comp in (
-                components.etcd(),
-                components.containerd(),
-                components.runc(),
-                gobuild.kubernetes_from_module(version),
-            ):
+            for comp in catalog.go_components(pins):
                 timed(f"cold build {comp.name} {comp.version}", lambda c=comp: gobuild.build(c))
         finally:
             for k, v in old.items():
@@ -113,7 +112,9 @@ def pod_latencies(image: str, count: int, kubeconfig: str | None = None) -> list
 
 def ctr_latencies(image: str, count: int) -> list[float]:
     layout = Layout.default()
-    ctr = Path(lifecycle.read_info(layout).binaries["ctr"])
+    record = read_record(layout)
+    assert record is not None, "the local cluster is not up"
+    ctr = record.binary_paths()["ctr"]
     base = [str(ctr), "--address", str(layout.containerd_socket), "-n", "k8s.io"]
     out = []
     for i in range(count):
@@ -129,24 +130,26 @@ def ctr_latencies(image: str, count: int) -> list[float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--k8s-version", default=components.DEFAULT_K8S_VERSION)
+    parser.add_argument("--k8s-version", default=DEFAULT.kubernetes)
     parser.add_argument("--pods", type=int, default=20)
     parser.add_argument("--cold", action="store_true", help="also time a cold build (minutes)")
     parser.add_argument(
         "--kind", action="store_true", help="also kind's warm up and pod latency (3 nodes)"
     )
     args = parser.parse_args()
+    pins = pins_for(args.k8s_version)
+    local, kind = providers.get("local"), providers.get("kind")
 
     if args.cold:
-        cold_build(args.k8s_version)
-    timed("warm build check (all cached)", lambda: lifecycle.build_binaries(args.k8s_version))
+        cold_build(pins)
+    timed("warm build check (all cached)", lambda: lifecycle.build_binaries(pins))
     image = build_test_image()
     images = {image.ref: image.archive_path}
-    timed("cluster down", lambda: lifecycle.down())
+    timed("cluster down", lambda: local.down(sys.stderr))
     phase_log = PhaseLog()
     total = timed(
         "warm up to a Ready node (images imported)",
-        lambda: lifecycle.up(args.k8s_version, images=images, log=phase_log),  # type: ignore[arg-type]
+        lambda: local.up(Request(pins, images=images), phase_log),  # type: ignore[arg-type]
     )
     for text, seconds in phase_log.phases(total):
         print(f"  {text[:60]:<62} {seconds:6.2f} s")
@@ -155,18 +158,16 @@ def main() -> int:
     runs = ctr_latencies(image.ref, args.pods)
     rows = [("pod create -> exec (local)", pods), ("ctr run --rm (true)", runs)]
     if args.kind:
-        from podshm.localcluster.providers import kind
-
-        timed("kind down", lambda: kind.down())
-        timed("kind warm up, 3 nodes Ready", lambda: kind.up(args.k8s_version, 3))
-        timed("kind load the test image", lambda: kind.load_image(image.archive_path))
+        timed("kind down", lambda: kind.down(sys.stderr))
+        timed("kind warm up, 3 nodes Ready", lambda: kind.up(Request(pins, 3), sys.stderr))
+        timed("kind load the test image", lambda: kind.load_image(image.archive_path, sys.stderr))
         rows.append(
             (
                 "pod create -> exec (kind)",
-                pod_latencies(image.ref, args.pods, str(kind.kubeconfig_path())),
+                pod_latencies(image.ref, args.pods, str(kind.kubeconfig())),
             )
         )
-        timed("kind down", lambda: kind.down())
+        timed("kind down", lambda: kind.down(sys.stderr))
     print(f"\n{'':<28}{'p50':>9}{'p90':>9}{'mean':>9}   (seconds, n={args.pods})")
     for label, values in rows:
         print(

@@ -34,7 +34,7 @@ from pathlib import Path
 import yaml
 
 from podshm.kube.launch import PodOptions, render_pod
-from podshm.localcluster.layout import Layout
+from podshm.providers.local.layout import Layout
 from podshm.settings import resolve
 from podshm.suite import helpers as ipc
 from podshm.target import choose, connect_target, find_image

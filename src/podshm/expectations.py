@@ -257,7 +257,9 @@ def memory_emptydir_size(
     return size, why
 
 
-def memory_volume_at(spec: Mapping[str, Any], mount_path: str = "/dev/shm") -> dict | None:
+def memory_volume_at(
+    spec: Mapping[str, Any], mount_path: str = "/dev/shm"
+) -> dict[str, Any] | None:
     """The volume mounted at ``mount_path`` in the first container that mounts it."""
     by_name = {v.get("name"): v for v in spec.get("volumes") or []}
     for c in spec.get("containers") or []:

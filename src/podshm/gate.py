@@ -1,7 +1,7 @@
 """``podshm gate --from vA --to vB``: rehearse an upgrade on the local cluster.
 
 Bring the cluster up at vA, start a pod that holds a SysV segment and a POSIX shm object,
-run the suite, then upgrade in place one minor at a time (podshm.localcluster.upgrade), run
+run the suite, then upgrade in place one minor at a time (podshm.providers.local.upgrade), run
 the suite after each step and diff each run with the one before. The pod made before the
 upgrade must still run afterwards with both objects and their contents.
 
@@ -21,11 +21,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from podshm import providers
+from podshm.build.pins import pins_for, upgrade_path
 from podshm.errors import PodshmError
 from podshm.kube.launch import PodOptions, launch_pod, render_pod
 from podshm.kube.namespaces import NamespaceManager
 from podshm.kube.pods import PodHandle
 from podshm.names import new_run_id
+from podshm.prepare import up_with_test_image
 from podshm.records.cli import add_policy_arguments, policy_from_args
 from podshm.records.load import load_record
 from podshm.records.report import candidate_for, compare, step_failure
@@ -118,20 +121,19 @@ def check_pre_upgrade_pod(pod: PodHandle, final: bool) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """The whole rehearsal; see the module docstring."""
-    from podshm.localcluster import lifecycle, upgrade
-    from podshm.localcluster.layout import Layout
-
     clock = Clock()
     accepted = load_record(args.baseline) if args.baseline else None  # bad input: exit 2 now
-    path = upgrade.upgrade_path(args.start, args.end)
-    running = lifecycle.running_version(Layout.default())
-    if running is not None and running != path[0].kubernetes:
+    path = upgrade_path(pins_for(args.start), pins_for(args.end))
+    local = providers.get("local")
+    running = local.running()
+    if running is not None and running.kubernetes != path[0].kubernetes:
         raise PodshmError(
-            f"podshm's local cluster runs {running}; the gate starts at {path[0].kubernetes}",
+            f"podshm's local cluster runs {running.kubernetes}; the gate starts at "
+            f"{path[0].kubernetes}",
             "run `podshm cluster down` first (the gate brings the cluster up itself)",
         )
     with clock.part(f"cluster up at {path[0].kubernetes}"):
-        _info, image = lifecycle.up_with_test_image(path[0].kubernetes)
+        _running, image = up_with_test_image(local, path[0])
     settings = resolve({"local": True, "image": image})
     cluster = connect_target(choose(settings))
     reports = Path(args.reports_dir) / time.strftime("gate-%Y%m%d-%H%M%S")
@@ -150,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
         for i, pins in enumerate(path):
             if i:
                 with clock.part(f"upgrade to {pins.kubernetes}"):
-                    upgrade.upgrade(pins.kubernetes)
+                    local.upgrade(pins, sys.stderr)
                 problems += check_pre_upgrade_pod(pod, final=i == len(path) - 1)
             junit = reports / f"junit-{pins.kubernetes}.xml"
             with clock.part(f"suite on {pins.kubernetes}"):

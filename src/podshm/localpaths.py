@@ -1,6 +1,6 @@
 """Where podshm's local cluster keeps its state, as far as the layers below it need to know.
 
-The local cluster (``podshm.localcluster``) writes there; choosing the target cluster reads
+The local provider (``podshm.providers.local``) writes there; choosing the target cluster reads
 the admin kubeconfig from there without importing the local cluster's code.
 """
 

@@ -10,27 +10,41 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from typing import TextIO
 
+from podshm import providers
+from podshm.build.pins import DEFAULT, Pins, pins_for
 from podshm.errors import PodshmError
+from podshm.image import build as image_build
 from podshm.kube.cluster import Cluster
+from podshm.providers.base import Provider, Request, Running
 from podshm.settings import Settings
 from podshm.target import Target, check_image_held, choose, connect_target, find_image
 
 
+def up_with_test_image(
+    provider: Provider, pins: Pins, log: TextIO = sys.stderr
+) -> tuple[Running, str]:
+    """Start (or reuse) a provider's cluster at ``pins`` with this podshm's test image built
+    (cached) and loaded; returns the cluster and the image reference."""
+    image = image_build.build_test_image(progress=image_build.stderr_progress())
+    running = provider.up(Request(pins, images={image.ref: image.archive_path}), log)
+    return running, image.ref
+
+
 def _start_or_reuse_local(settings: Settings, target: Target, start: bool) -> Settings:
     """Make sure the local cluster runs and holds this podshm's test image (built, cached)."""
-    from podshm.localcluster import components, lifecycle
-    from podshm.localcluster.layout import Layout
-
-    version = lifecycle.running_version(Layout.default())
-    if version is None and not start:
+    local = providers.get("local")
+    running = local.running()
+    if running is None and not start:
         raise PodshmError(
             f"{target.why} is not running",
             "pass --start-cluster to start it (or run `podshm cluster up`), or point "
             "KUBECONFIG / --kubeconfig at another cluster",
         )
     # A running cluster is reused whatever its version (it only gets the image imported).
-    _info, image = lifecycle.up_with_test_image(version or components.DEFAULT_K8S_VERSION)
+    pins = pins_for(running.kubernetes) if running is not None else DEFAULT
+    _running, image = up_with_test_image(local, pins)
     return dataclasses.replace(settings, local=True, image=settings.image or image)
 
 

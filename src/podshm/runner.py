@@ -50,7 +50,7 @@ class PassthroughParser(argparse.ArgumentParser):
     """A sub-command parser that parses its own options and hands the rest to pytest
     (``podshm run``, ``podshm gate``): everything after our options lands in ``pytest_args``."""
 
-    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+    def parse_known_args(self, args=None, namespace=None):
         flags = [a for a in self._actions if a.option_strings]
         takes_value = {o for a in flags if a.nargs != 0 for o in a.option_strings}
         switches = {o for a in flags if a.nargs == 0 for o in a.option_strings}

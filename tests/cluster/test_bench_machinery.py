@@ -55,7 +55,7 @@ def test_tiny_benchmark_through_a_real_pod(podshm_pod, podshm_record) -> None:
 def test_bench_per_runtime_class_puts_host_and_every_runtime_side_by_side(tmp_path) -> None:
     """`podshm bench --runtime-class all` on the local cluster (runc, crun, gvisor): one pod
     per class, measured beside the host, then one table with a column per class."""
-    from podshm.localcluster.layout import Layout
+    from podshm.providers.local.layout import Layout
 
     done = subprocess.run(
         [sys.executable, "-m", "podshm.cli", "bench",

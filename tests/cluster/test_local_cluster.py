@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
+from podshm.build import components
 from podshm.kube.cluster import Cluster
 from podshm.kube.namespaces import Namespace
-from podshm.localcluster import components
-from podshm.localcluster.layout import CONTEXT_NAME, Layout
-from podshm.localcluster.plan import SERVER
+from podshm.providers.local.layout import CONTEXT_NAME, Layout
+from podshm.providers.local.plan import SERVER
 
 pytestmark = pytest.mark.cluster
 GIB = 1024**3

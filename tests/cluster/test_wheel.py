@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from podshm.image import build_test_image
-from podshm.localcluster.layout import Layout
+from podshm.providers.local.layout import Layout
 
 pytestmark = [pytest.mark.cluster]
 REPO = Path(__file__).resolve().parents[2]
@@ -68,7 +68,7 @@ import json
 from podshm import manifests
 from podshm.data import data_path
 from podshm.image import native, build
-from podshm.localcluster import gobuild
+from podshm.build import gobuild
 names = manifests.available()
 for name in names:
     manifests.render(name, {"NAME": "x", "IMAGE": "i", "PULL_POLICY": "Never"})

@@ -27,7 +27,8 @@ from pathlib import Path
 import pytest
 
 from podshm import testimage
-from podshm.image import build, cli, load, rootfs
+from podshm.cli import main as podshm_main
+from podshm.image import build, load, rootfs
 
 INSTALL_HINT = "run scripts/install-image-deps.sh (as root) to install them"
 MiB = 1024 * 1024
@@ -258,7 +259,7 @@ def test_rebuild_with_same_inputs_is_a_no_op(
 
     monkeypatch.setattr(rootfs, "build_rootfs_tar", no_mmdebstrap)
     started = time.monotonic()
-    assert cli.main(["build", "--json"]) == 0
+    assert podshm_main(["image", "build", "--json"]) == 0
     elapsed = time.monotonic() - started
     out, err = capsys.readouterr()
     result = json.loads(out)
@@ -278,7 +279,7 @@ def test_pause_image_runs(containerd: Containerd) -> None:
     assert pause.ref == build.PAUSE_IMAGE_REF
     # loaded through the CLI this time: `podshm image load --pause --into containerd`
     argv = ["load", "--pause", "--into", "containerd", "--address", containerd.address]
-    assert cli.main([*argv, "--namespace", containerd.namespace]) == 0
+    assert podshm_main(["image", *argv, "--namespace", containerd.namespace]) == 0
     proc = containerd.run(pause.ref, "/pause", "-v")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"pause.c v{build.PAUSE_VERSION}-podshm"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from podshm import testimage
 from podshm.cache import content_tag
-from podshm.image import oci
+from podshm.image import layers, oci
 
 REF = "podshm.local/podshm-test:0123456789ab"
 
@@ -61,13 +61,13 @@ def _rootfs_tar(path: Path, order_seed: int) -> Path:
     return path
 
 
-def _members(layer: oci.Layer) -> list[tarfile.TarInfo]:
+def _members(layer: layers.Layer) -> list[tarfile.TarInfo]:
     with tarfile.open(layer.path, "r:gz") as tar:
         return tar.getmembers()
 
 
 def test_layer_is_sorted_normalised_and_without_devices(tmp_path: Path) -> None:
-    layer = oci.layer_from_tar(
+    layer = layers.layer_from_tar(
         _rootfs_tar(tmp_path / "a.tar", 1),
         tmp_path / "a.tar.gz",
         exclude=lambda name: name.startswith("dev/"),
@@ -87,7 +87,7 @@ def test_layer_is_sorted_normalised_and_without_devices(tmp_path: Path) -> None:
         "var",
         "var/mail",
     ]
-    assert {m.mtime for m in members} == {oci.EPOCH}
+    assert {m.mtime for m in members} == {layers.EPOCH}
     assert {(m.uname, m.gname) for m in members} == {("", "")}
     by_name = {m.name: m for m in members}
     assert by_name["var/mail"].gid == 8 and by_name["var/mail"].mode == 0o2775
@@ -97,8 +97,8 @@ def test_layer_is_sorted_normalised_and_without_devices(tmp_path: Path) -> None:
 
 
 def test_layer_bytes_do_not_depend_on_input_order_or_mtimes(tmp_path: Path) -> None:
-    a = oci.layer_from_tar(_rootfs_tar(tmp_path / "a.tar", 1), tmp_path / "a.tar.gz")
-    b = oci.layer_from_tar(_rootfs_tar(tmp_path / "b.tar", 2), tmp_path / "b.tar.gz")
+    a = layers.layer_from_tar(_rootfs_tar(tmp_path / "a.tar", 1), tmp_path / "a.tar.gz")
+    b = layers.layer_from_tar(_rootfs_tar(tmp_path / "b.tar", 2), tmp_path / "b.tar.gz")
     assert a.path.read_bytes() == b.path.read_bytes()
     assert (a.digest, a.diff_id, a.size) == (b.digest, b.diff_id, b.size)
     assert a.digest == "sha256:" + hashlib.sha256(a.path.read_bytes()).hexdigest()
@@ -106,18 +106,20 @@ def test_layer_bytes_do_not_depend_on_input_order_or_mtimes(tmp_path: Path) -> N
 
 
 def test_gzip_header_has_no_timestamp_or_name(tmp_path: Path) -> None:
-    layer = oci.layer_from_entries([oci.FileEntry("pause", b"\x7fELF", mode=0o755)], tmp_path / "l")
+    layer = layers.layer_from_entries(
+        [layers.FileEntry("pause", b"\x7fELF", mode=0o755)], tmp_path / "l"
+    )
     header = layer.path.read_bytes()[:10]
     assert header[3] == 0  # FLG: no FNAME, no FEXTRA
     assert header[4:8] == b"\0\0\0\0"  # MTIME
 
 
 def _archive(tmp_path: Path, name: str = "img.oci.tar") -> oci.WrittenArchive:
-    layer = oci.layer_from_entries(
+    layer = layers.layer_from_entries(
         [
-            oci.FileEntry("pause", b"binary", mode=0o755),
-            oci.FileEntry("etc", kind="dir", mode=0o755),
-            oci.FileEntry("bin", kind="symlink", target="usr/bin", mode=0o777),
+            layers.FileEntry("pause", b"binary", mode=0o755),
+            layers.FileEntry("etc", kind="dir", mode=0o755),
+            layers.FileEntry("bin", kind="symlink", target="usr/bin", mode=0o777),
         ],
         tmp_path / f"{name}.layer",
     )
@@ -129,7 +131,7 @@ def test_archive_layout_names_the_image_for_containerd_oci_and_docker(tmp_path: 
     written = _archive(tmp_path)
     with tarfile.open(written.path) as tar:
         files = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isreg()}
-        assert {m.mtime for m in tar.getmembers()} == {oci.EPOCH}
+        assert {m.mtime for m in tar.getmembers()} == {layers.EPOCH}
     assert json.loads(files["oci-layout"]) == {"imageLayoutVersion": "1.0.0"}
     index = json.loads(files["index.json"])
     assert index["schemaVersion"] == 2 and index["mediaType"] == oci.MEDIA_INDEX

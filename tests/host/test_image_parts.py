@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from podshm import cache, testimage
+from podshm.cli import image as cli
+from podshm.cli import main as podshm_main
 from podshm.errors import PodshmError
-from podshm.image import build, cli, load, rootfs, wheels
+from podshm.image import aptsources, build, load, rootfs, wheels
 
 MIRROR = "http://mirror.invalid/debian"
 SECURITY = "http://mirror.invalid/debian-security"
@@ -39,7 +41,7 @@ URIs: {MIRROR}
 Suites: bookworm
 Components: main
 """
-    (source,) = rootfs.sources_from_deb822(text)
+    (source,) = aptsources.sources_from_deb822(text)
     assert source.suites == ("bookworm", "bookworm-updates")
     assert source.components == ("main", "contrib")
     assert source.deb822() == (
@@ -58,7 +60,7 @@ deb-src {MIRROR} bookworm main
 deb {MIRROR} trixie main
 deb {SECURITY} bookworm-security main
 """
-    sources = rootfs.sources_from_one_line(text)
+    sources = aptsources.sources_from_one_line(text)
     assert [s.suites for s in sources] == [("bookworm",), ("bookworm-security",)]
     assert sources[0].options == (("Architectures", "amd64"), ("Signed-By", "/k.gpg"))
     assert "Components: main non-free-firmware\n" in sources[0].deb822()
@@ -69,14 +71,14 @@ def test_host_sources_read_only_files_apt_reads(tmp_path: Path) -> None:
         f"Types: deb\nURIs: {MIRROR}\nSuites: bookworm\nComponents: main\n"
     )
     (tmp_path / "other.list.disabled").write_text(f"deb {SECURITY} bookworm-security main\n")
-    text = rootfs.host_apt_sources([tmp_path / "missing.list", tmp_path])
+    text = aptsources.host_apt_sources([tmp_path / "missing.list", tmp_path])
     assert text == f"Types: deb\nURIs: {MIRROR}\nSuites: bookworm\nComponents: main\n"
 
 
 def test_no_bookworm_source_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "x.list").write_text(f"deb {MIRROR} trixie main\n")
     with pytest.raises(PodshmError, match="no enabled Debian bookworm 'deb' source"):
-        rootfs.host_apt_sources([tmp_path])
+        aptsources.host_apt_sources([tmp_path])
 
 
 def test_mmdebstrap_command_uses_the_sources_file_and_copies_usr_local(tmp_path: Path) -> None:
@@ -231,7 +233,7 @@ def test_missing_load_tool_is_a_clear_error(
         load.load_image(archive, target)
     assert str(err.value) == f"{tool} not found on PATH -- {hint}"
     # and through the CLI: exit 2, cause and fix on their own lines
-    assert cli.main(["load", "--into", target, "--archive", str(archive)]) == 2
+    assert podshm_main(["image", "load", "--into", target, "--archive", str(archive)]) == 2
     err_lines = capsys.readouterr().err.splitlines()
     assert f"podshm: error: {tool} not found on PATH" in err_lines
     assert f"podshm: fix: {hint}" in err_lines
@@ -290,14 +292,13 @@ def test_load_commands(tmp_path: Path) -> None:
 def test_top_level_podshm_cli_wires_the_image_group(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from podshm import cli as podshm_cli
 
     with pytest.raises(SystemExit) as exit_:
-        podshm_cli.main(["image", "load", "--help"])
+        podshm_main(["image", "load", "--help"])
     assert exit_.value.code == 0
     assert "{containerd,kind,docker}" in capsys.readouterr().out
     archive = tmp_path / "image.oci.tar"
     archive.write_bytes(b"")
     monkeypatch.setenv("PATH", str(tmp_path))
-    assert podshm_cli.main(["image", "load", "--into", "docker", "--archive", str(archive)]) == 2
+    assert podshm_main(["image", "load", "--into", "docker", "--archive", str(archive)]) == 2
     assert "podshm: error: docker not found on PATH" in capsys.readouterr().err

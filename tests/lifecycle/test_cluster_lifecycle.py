@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 
 from podshm.cache import cache_root
-from podshm.localcluster import daemons, plan, teardown
-from podshm.localcluster.configs import BRIDGE
-from podshm.localcluster.layout import Layout
+from podshm.providers.common.mounts import mounts_under
+from podshm.providers.local import daemons, plan, teardown
+from podshm.providers.local.configs import BRIDGE
+from podshm.providers.local.layout import Layout
 
 pytestmark = pytest.mark.run_last(2)
 # What CI's cluster runs (scripts/test.sh): recovery rebuilds every runtime's configuration.
@@ -53,7 +54,7 @@ def assert_nothing_left(layout: Layout) -> None:
     assert teardown.leftovers(layout) == []
     assert cluster_processes() == []
     assert not Path(f"/sys/class/net/{BRIDGE}").exists()
-    assert not [p for p in teardown.mounts_under(layout.root)]
+    assert not [p for p in mounts_under(layout.root)]
     veths = [
         n
         for n in os.listdir("/sys/class/net")
@@ -137,7 +138,7 @@ def test_down_leaves_nothing_and_up_recovers_from_a_killed_cluster() -> None:
     assert "tearing down what was started" in err
     assert cluster_processes() == []
     assert not Path(f"/sys/class/net/{BRIDGE}").exists()
-    assert teardown.mounts_under(layout.root) == []
+    assert mounts_under(layout.root) == []
 
     # `make suite` then `make test`: a cluster started with runc alone converges to the
     # runtimes asked for, in place; a pod it was running keeps running.

@@ -18,7 +18,7 @@ from kubernetes import config as kube_config
 from realcluster import ClusterEnv, RealCluster
 
 from podshm.image import build_test_image
-from podshm.localcluster.layout import Layout
+from podshm.providers.local.layout import Layout
 
 
 def pytest_configure(config: pytest.Config) -> None:

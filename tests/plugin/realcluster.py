@@ -18,7 +18,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from podshm.kube.namespaces import RUN_ID_LABEL
-from podshm.localcluster.layout import Layout
+from podshm.providers.local.layout import Layout
 
 RUN_ID_RE = re.compile(r"^podshm: run id (\S+) \(namespaces labelled podshm\.io/run-id\)$")
 # Namespace deletion on the local cluster takes a few seconds (pods have a 1 s grace period).

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from realcluster import ClusterEnv
 
-from podshm.localcluster import daemons, lifecycle, startup
+from podshm.providers.local import daemons, lifecycle, startup
 
 pytestmark = [pytest.mark.cluster]
 

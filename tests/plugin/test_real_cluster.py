@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from realcluster import ClusterEnv, assert_one_selected, run_id_of
 
+from podshm.build import components
 from podshm.kube.namespaces import KEEP_LABEL, TEST_ANNOTATION
-from podshm.localcluster import components
 
 pytestmark = pytest.mark.cluster
 

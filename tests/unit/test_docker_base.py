@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from podshm.cli import cluster as cluster_cli
+from podshm.cli import image as image_cli
 from podshm.data import data_path
-from podshm.image import cli as image_cli
-from podshm.localcluster import cli as cluster_cli
-from podshm.localcluster.providers import docker_base
+from podshm.providers.kind import docker_base
 
 DOCKERFILE = data_path("images") / "Dockerfile"
 
@@ -94,14 +94,14 @@ def test_base_image_reuses_a_tag_the_engine_has(monkeypatch, tmp_path: Path) -> 
     bundle = tmp_path / "ca.crt"
     bundle.write_text("cert")
     monkeypatch.setattr(docker_base, "CA_BUNDLE", bundle)
-    monkeypatch.setattr(docker_base.debian_root, "package_set", lambda include: ["python3=1"])
+    monkeypatch.setattr(docker_base.mmdebstrap, "package_set", lambda include: ["python3=1"])
     monkeypatch.setattr(docker_base.docker_engine, "start", lambda log: None)
     monkeypatch.setattr(docker_base, "_has_image", lambda ref: True)
 
     def no_build(*args, **kw):
         raise AssertionError("must not build")
 
-    monkeypatch.setattr(docker_base.debian_root, "build", no_build)
+    monkeypatch.setattr(docker_base.mmdebstrap, "build_root", no_build)
     ref = docker_base.base_image()
     assert ref.startswith("podshm.local/debian-bookworm:")
     assert ref == docker_base.image_ref(docker_base.cache_key(["python3=1"], _sha256("cert")))

@@ -10,7 +10,10 @@ import yaml
 
 from podshm.data import data_path
 from podshm.errors import PodshmError
-from podshm.localcluster.providers import debian_root, docker_engine, kind, kind_components
+from podshm.image import mmdebstrap
+from podshm.providers.kind import cluster as kind
+from podshm.providers.kind import components as kind_components
+from podshm.providers.kind import docker_engine, network
 
 
 def test_config_has_one_control_plane_and_workers_on_the_node_image() -> None:
@@ -46,7 +49,7 @@ def test_config_rejects_zero_nodes() -> None:
 
 
 def test_cni_config_is_ptp_with_host_local_from_the_node_cidr() -> None:
-    conf = json.loads(kind.cni_config("10.245.1.0/24"))
+    conf = json.loads(network.cni_config("10.245.1.0/24"))
     ptp, portmap = conf["plugins"]
     assert ptp["type"] == "ptp" and portmap["type"] == "portmap"
     assert ptp["ipam"]["ranges"] == [[{"subnet": "10.245.1.0/24"}]]
@@ -55,7 +58,7 @@ def test_cni_config_is_ptp_with_host_local_from_the_node_cidr() -> None:
 def test_routes_go_to_every_other_node() -> None:
     table = {"a": ("172.18.0.2", "10.245.0.0/24"), "b": ("172.18.0.3", "10.245.1.0/24"),
              "c": ("172.18.0.4", "10.245.2.0/24")}  # fmt: skip
-    assert kind.routes_for("a", table) == [
+    assert network.routes_for("a", table) == [
         ["ip", "route", "replace", "10.245.1.0/24", "via", "172.18.0.3"],
         ["ip", "route", "replace", "10.245.2.0/24", "via", "172.18.0.4"],
     ]
@@ -77,8 +80,8 @@ def test_go_string_const_joins_raw_strings_and_constants() -> None:
 
 
 def test_mmdebstrap_command_includes_packages_and_hooks(tmp_path) -> None:
-    cmd = debian_root.mmdebstrap_command(tmp_path / "s.sources", tmp_path / "o.tar",
-                                         ["systemd", "iptables"], ["echo hi"])  # fmt: skip
+    cmd = mmdebstrap.command(tmp_path / "s.sources", tmp_path / "o.tar",
+                             ["systemd", "iptables"], ["echo hi"])  # fmt: skip
     assert "--include=systemd,iptables" in cmd
     assert "--customize-hook=echo hi" in cmd
     assert cmd[-3:] == ["bookworm", str(tmp_path / "o.tar"), str(tmp_path / "s.sources")]

@@ -9,13 +9,15 @@ from pathlib import Path
 
 import yaml
 
-from podshm.localcluster import components, configs, daemons, gobuild, runtimes
-from podshm.localcluster.layout import Layout
-from podshm.localcluster.pki import Authority, Pair
+from podshm.build import components, gobuild
+from podshm.build.pins import DEFAULT, pins_for
+from podshm.providers.local import configs, daemons, runtimes
+from podshm.providers.local.layout import Layout
+from podshm.providers.local.pki import Authority, Pair
 
 
 def test_kubernetes_is_stamped_like_upstream_builds() -> None:
-    comp = components.kubernetes("v1.37.2", "2026-10-27T12:01:04Z", ["k8s.io/api"])
+    comp = components.kubernetes(pins_for("v1.37.2"), "2026-10-27T12:01:04Z", ["k8s.io/api"])
     assert "-X k8s.io/component-base/version.gitVersion=v1.37.2" in comp.ldflags
     assert "-X k8s.io/client-go/pkg/version.gitMinor=37" in comp.ldflags
     assert comp.replaces == {"k8s.io/api": "k8s.io/api v0.37.2"}
@@ -30,7 +32,7 @@ def test_binary_names_follow_go_build_rules() -> None:
 
 def test_wrapper_module_pins_staging_modules(monkeypatch) -> None:
     monkeypatch.setattr(gobuild, "_directives", lambda m, v: ("go 1.26.0", ["godebug x=1"]))
-    comp = components.kubernetes("v1.37.2", "d", ["k8s.io/api", "k8s.io/apimachinery"])
+    comp = components.kubernetes(pins_for("v1.37.2"), "d", ["k8s.io/api", "k8s.io/apimachinery"])
     text = gobuild.wrapper_gomod(comp)
     assert "require k8s.io/kubernetes v1.37.2" in text
     assert "\tk8s.io/api => k8s.io/api v0.37.2" in text
@@ -39,12 +41,7 @@ def test_wrapper_module_pins_staging_modules(monkeypatch) -> None:
 
 def test_committed_wrapper_modules_match_the_defaults() -> None:
     build = gobuild.pinned_dir()
-    for key in (
-        f"kubernetes/{components.DEFAULT_K8S_VERSION}",
-        f"containerd/{components.DEFAULT_CONTAINERD_VERSION}",
-        f"runc/{components.DEFAULT_RUNC_VERSION}",
-        f"etcd/{components.DEFAULT_ETCD_VERSION}",
-    ):
+    for key in (f"{name}/{version}" for name, version in DEFAULT.by_component().items()):
         assert (build / key / "go.mod").is_file(), key
         assert (build / key / "go.sum").stat().st_size > 0, key
 
@@ -55,7 +52,7 @@ def test_kubelet_config_for_cgroup_v1(tmp_path) -> None:
     pair = Pair(tmp_path / "k.crt", tmp_path / "k.key")
     new = yaml.safe_load(
         configs.kubelet_config(
-            layout, minor=37, ca=tmp_path / "ca", serving=pair, cgroup_root="/podshm"
+            layout, minor=(1, 37), ca=tmp_path / "ca", serving=pair, cgroup_root="/podshm"
         ).read_text()
     )
     assert new["cgroupDriver"] == "cgroupfs"
@@ -65,7 +62,7 @@ def test_kubelet_config_for_cgroup_v1(tmp_path) -> None:
     # Before 1.35 the field does not exist and strict decoding would reject it.
     old = yaml.safe_load(
         configs.kubelet_config(
-            layout, minor=34, ca=tmp_path / "ca", serving=pair, cgroup_root="/podshm"
+            layout, minor=(1, 34), ca=tmp_path / "ca", serving=pair, cgroup_root="/podshm"
         ).read_text()
     )
     assert "failCgroupV1" not in old

@@ -1,4 +1,5 @@
-"""The versions table of the local cluster: coverage, order, parsing and committed pins."""
+"""The pins table: coverage, order, parsing once into Pins, committed wrapper modules, and
+what the cache says is built (podshm.build)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from podshm.build import catalog, components, gobuild
+from podshm.build import pins as versions
+from podshm.build.pins import DEFAULT, SUPPORTED, Pins, upgrade_path
 from podshm.errors import PodshmError
-from podshm.localcluster import components, gobuild, versions
-from podshm.localcluster.versions import DEFAULT, SUPPORTED, Pins
 
 MODULES = {
     "etcd": "go.etcd.io/etcd/server/v3",
@@ -24,7 +26,8 @@ def _key(version: str) -> tuple[int, ...]:
 
 
 def test_table_covers_1_33_to_1_37_in_order() -> None:
-    assert [p.minor for p in SUPPORTED] == ["1.33", "1.34", "1.35", "1.36", "1.37"]
+    assert [p.label for p in SUPPORTED] == ["1.33", "1.34", "1.35", "1.36", "1.37"]
+    assert [p.minor for p in SUPPORTED] == [(1, 33), (1, 34), (1, 35), (1, 36), (1, 37)]
     assert [_key(p.kubernetes) for p in SUPPORTED] == sorted(_key(p.kubernetes) for p in SUPPORTED)
     assert DEFAULT is SUPPORTED[-1]
     assert DEFAULT.kubernetes == "v1.37.2"
@@ -65,13 +68,17 @@ def test_pins_for_refuses_an_unpinned_patch_rather_than_rounding() -> None:
         versions.pins_for("v1.36.1")
 
 
-def test_old_default_constants_alias_the_default_entry() -> None:
-    """components.DEFAULT_* are literals (no import circle); they must not drift."""
-    assert DEFAULT.kubernetes == components.DEFAULT_K8S_VERSION
-    assert DEFAULT.containerd == components.DEFAULT_CONTAINERD_VERSION
-    assert DEFAULT.runc == components.DEFAULT_RUNC_VERSION
-    assert DEFAULT.etcd == components.DEFAULT_ETCD_VERSION
-    assert components.etcd().version == DEFAULT.etcd
+def test_a_version_is_parsed_once_into_numbers_the_rules_compare() -> None:
+    pins = versions.pins_for("v1.36")
+    assert pins.release == (1, 36, 3) and pins.minor == (1, 36) and pins.label == "1.36"
+    assert pins.staging == "v0.36.3"
+
+
+def test_the_upgrade_path_goes_one_minor_at_a_time_and_never_down() -> None:
+    path = upgrade_path(versions.pins_for("v1.34"), versions.pins_for("v1.36"))
+    assert [p.label for p in path] == ["1.34", "1.35", "1.36"]
+    with pytest.raises(PodshmError, match="down to"):
+        upgrade_path(versions.pins_for("v1.36"), versions.pins_for("v1.34"))
 
 
 def _fake_build(cache: Path, component: components.GoComponent, stamp: dict[str, object]) -> None:
@@ -84,17 +91,17 @@ def _fake_build(cache: Path, component: components.GoComponent, stamp: dict[str,
 
 def test_built_reads_the_build_stamps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PODSHM_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(gobuild, "_fingerprint", lambda c: {"version": c.version, "ldflags": []})
+    monkeypatch.setattr(gobuild, "fingerprint", lambda c: {"version": c.version, "ldflags": []})
     pins = SUPPORTED[0]
-    assert versions.built(pins) == dict.fromkeys(pins.by_component(), False)
+    assert catalog.built(pins) == dict.fromkeys(pins.by_component(), False)
     etcd = components.etcd(pins.etcd)
     _fake_build(tmp_path, etcd, {"version": pins.etcd, "ldflags": []})
     # Kubernetes' stamp carries its commit date in the ldflags: not compared (no network).
-    kube = components.kubernetes(pins.kubernetes, "", [])
+    kube = components.kubernetes(pins, "", [])
     _fake_build(tmp_path, kube, {"version": pins.kubernetes, "ldflags": ["-X date=2026"]})
     runc = components.runc(pins.runc)
     _fake_build(tmp_path, runc, {"version": "v0.0.1", "ldflags": []})  # stale stamp
-    assert versions.built(pins) == {
+    assert catalog.built(pins) == {
         "etcd": True,
         "containerd": False,
         "runc": False,
@@ -106,7 +113,7 @@ def test_versions_report_lists_every_version(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PODSHM_CACHE_DIR", str(tmp_path))
-    rows = versions.versions_report()
+    rows = catalog.versions_report()
     assert [row["version"] for row in rows] == [p.kubernetes for p in SUPPORTED]
     assert [row["default"] for row in rows] == [False, False, False, False, True]
     assert rows[0]["etcd"] == SUPPORTED[0].etcd

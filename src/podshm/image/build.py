@@ -32,7 +32,7 @@ from podshm import testimage
 from podshm.cache import cache_root, content_tag
 from podshm.data import data_path
 from podshm.errors import PodshmError
-from podshm.image import native, oci, rootfs, wheels
+from podshm.image import aptsources, layers, mmdebstrap, native, oci, rootfs, wheels
 from podshm.testimage import TEST_IMAGE_REPO, tag_for
 
 BUILDER_VERSION = 1
@@ -133,22 +133,24 @@ def gather_test_image_inputs(
     Fetches the dependency wheels into the cache if they are missing (once).
     """
     pkg_dir = testimage.package_dir()
-    sources = rootfs.read_sources_file(apt_sources) if apt_sources else rootfs.host_apt_sources()
+    sources = (
+        aptsources.read_sources_file(apt_sources) if apt_sources else aptsources.host_apt_sources()
+    )
     wheel_files = wheels.ensure_wheels(
         cache / "wheels", wheels.pinned_requirements(), progress=progress
     )
     return {
         "builder": BUILDER_VERSION,
         "arch": oci.oci_arch(),
-        "suite": rootfs.SUITE,
+        "suite": aptsources.SUITE,
         "variant": rootfs.VARIANT,
         "include": list(rootfs.INCLUDE),
-        "merged_usr_hooks": rootfs.MERGED_USR_HOOKS.is_dir(),
-        "dpkg_options": list(rootfs.DPKG_OPTIONS),
+        "merged_usr_hooks": mmdebstrap.MERGED_USR_HOOKS.is_dir(),
+        "dpkg_options": list(mmdebstrap.DPKG_OPTIONS),
         "customize": rootfs.CUSTOMIZE_SCRIPT,
         "apt_sources": sources,
-        "packages": rootfs.resolve_package_set(rootfs.INCLUDE),
-        "wheels": {p.name: oci.sha256_file(p) for p in wheel_files},
+        "packages": mmdebstrap.package_set(rootfs.INCLUDE),
+        "wheels": {p.name: layers.sha256_file(p) for p in wheel_files},
         "podshm_version": testimage.package_version(),
         "podshm_source": testimage.source_digest(pkg_dir),
         "scripts": dict(wheels.IMAGE_SCRIPTS),
@@ -217,17 +219,17 @@ def build_test_image(
             staged = testimage.source_digest(staging / wheels.SITE_PACKAGES / "podshm")
             if (
                 staged != inputs["podshm_source"]
-                or oci.sha256_file(source) != inputs["ipcbench"]["source"]
+                or layers.sha256_file(source) != inputs["ipcbench"]["source"]
             ):
                 raise PodshmError(
                     "podshm's source files changed while the image was being built",
                     "run the build again once the edits are saved",
                 )
-            report(f"mmdebstrap {rootfs.SUITE} ({rootfs.VARIANT} + {','.join(rootfs.INCLUDE)})")
+            report(f"mmdebstrap {aptsources.SUITE} ({rootfs.VARIANT} + {','.join(rootfs.INCLUDE)})")
             rootfs_tar = work / "rootfs.tar"
             rootfs.build_rootfs_tar(inputs["apt_sources"], staging, rootfs_tar, report)
             report("writing the deterministic layer (sorted, mtime 0, gzip)")
-            layer = oci.layer_from_tar(
+            layer = layers.layer_from_tar(
                 rootfs_tar, work / "layer.tar.gz", exclude=lambda n: n.startswith("dev/")
             )
             rootfs_tar.unlink()
@@ -236,7 +238,7 @@ def build_test_image(
                 ref,
                 [layer],
                 TEST_IMAGE_CONFIG,
-                history=f"podshm image build {BUILDER_VERSION}: mmdebstrap {rootfs.SUITE}",
+                history=f"podshm image build {BUILDER_VERSION}: mmdebstrap {aptsources.SUITE}",
             )
         image = BuiltImage(ref, archive, written.manifest_digest, written.size, cached=False)
         _write_metadata(image, inputs)
@@ -262,7 +264,7 @@ def pause_image_inputs(source: Path) -> dict[str, Any]:
     return {
         "builder": BUILDER_VERSION,
         "arch": oci.oci_arch(),
-        "pause_c": oci.sha256_file(source),
+        "pause_c": layers.sha256_file(source),
         "cflags": list(PAUSE_CFLAGS),
         **native.toolchain_inputs(),
         "config": _config_inputs(PAUSE_IMAGE_CONFIG),
@@ -295,8 +297,8 @@ def build_pause_image(
             binary = Path(tmp, "pause")
             report(f"gcc {' '.join(PAUSE_CFLAGS)} {source}")
             native.compile_static(source, binary, PAUSE_CFLAGS)
-            entry = oci.FileEntry("pause", binary.read_bytes(), mode=0o755)
-            layer = oci.layer_from_entries([entry], Path(tmp, "layer.tar.gz"))
+            entry = layers.FileEntry("pause", binary.read_bytes(), mode=0o755)
+            layer = layers.layer_from_entries([entry], Path(tmp, "layer.tar.gz"))
             written = oci.write_oci_archive(
                 archive,
                 ref,

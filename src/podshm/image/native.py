@@ -19,7 +19,7 @@ from typing import Any
 from podshm.cache import cache_root, content_tag
 from podshm.data import data_path
 from podshm.errors import PodshmError
-from podshm.image import oci
+from podshm.image import layers
 
 IPCBENCH_CFLAGS = ("-O2", "-Wall", "-Wextra", "-Werror", "-static")
 IPCBENCH_LIBS = ("-lrt", "-lpthread")
@@ -48,7 +48,7 @@ def toolchain_inputs() -> dict[str, str]:
     ).stdout.strip()
     if not Path(libc_a).is_file():
         raise PodshmError("libc.a not found: the images' C programs are linked statically", _FIX)
-    return {"gcc": version, "libc_a": oci.sha256_file(Path(libc_a))}
+    return {"gcc": version, "libc_a": layers.sha256_file(Path(libc_a))}
 
 
 def compile_static(
@@ -77,7 +77,7 @@ def ipcbench_inputs(source: Path | None = None) -> dict[str, Any]:
     """What podshm-ipcbench is made of: part of the test image's tag inputs."""
     source = source or find_ipcbench_source()
     return {
-        "source": oci.sha256_file(source),
+        "source": layers.sha256_file(source),
         "cflags": list(IPCBENCH_CFLAGS),
         "libs": list(IPCBENCH_LIBS),
         **toolchain_inputs(),

@@ -7,6 +7,7 @@ host's) IPC namespace; objects already absent are reported, not treated as error
 from __future__ import annotations
 
 import argparse
+import functools
 from collections.abc import Callable
 
 import posix_ipc
@@ -93,10 +94,10 @@ def ipc_remove(args: argparse.Namespace, report: Report) -> None:
                 outcome.absent.append(entry)
             for ipc_id in ids:
                 remover = _SYSV_REMOVERS[kind]
-                outcome.attempt({**entry, "id": ipc_id}, lambda r=remover, i=ipc_id: r(i))
+                outcome.attempt({**entry, "id": ipc_id}, functools.partial(remover, ipc_id))
     for kind, name in names:
         unlinker = _POSIX_UNLINKERS[kind]
-        outcome.attempt({"kind": kind, "name": name}, lambda u=unlinker, n=name: u(n))
+        outcome.attempt({"kind": kind, "name": name}, functools.partial(unlinker, name))
     report.update(removed=outcome.removed, absent=outcome.absent, failed=outcome.failed)
     if outcome.failed:
         first = outcome.failed[0]

@@ -42,7 +42,8 @@ def mark_and_deselect(config: pytest.Config, items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.cluster)
     if "bench" in (config.getoption("markexpr", default="") or ""):
         return
-    keep, dropped = [], []
+    keep: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
     for item in items:
         (dropped if item.get_closest_marker("bench") else keep).append(item)
     if dropped:

@@ -47,7 +47,7 @@ def apply_deviation(state: RunState, item: pytest.Item, report: pytest.TestRepor
         report.sections.append(("podshm deviation", verdict.text))
     else:
         report.outcome = "skipped"
-        report.wasxfail = verdict.text  # type: ignore[attr-defined]  # pytest's xfail slot
+        report.wasxfail = verdict.text  # pytest's xfail slot
 
 
 def teststatus(report: pytest.TestReport) -> tuple[str, str, str] | None:

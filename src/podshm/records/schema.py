@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -237,7 +238,7 @@ def _is(value: Any, types: tuple[type, ...]) -> bool:
     return isinstance(value, types) and (bool in types or not isinstance(value, bool))
 
 
-def _fields(obj: Any, where: str, spec: dict[str, tuple[type, ...]], out: list[str]) -> bool:
+def _fields(obj: Any, where: str, spec: Mapping[str, tuple[type, ...]], out: list[str]) -> bool:
     """Check one object's fields; False when it is not an object at all."""
     if not isinstance(obj, dict):
         out.append(f"{where}: expected an object, got {_type_name(obj)}")
@@ -259,7 +260,8 @@ def _timestamp(text: Any, where: str, out: list[str]) -> None:
     except ValueError:
         out.append(f"{where}: {text!r} is not an ISO 8601 time")
         return
-    if moment.utcoffset() is None or moment.utcoffset().total_seconds() != 0:
+    offset = moment.utcoffset()
+    if offset is None or offset.total_seconds() != 0:
         out.append(f"{where}: {text!r} is not in UTC")
 
 

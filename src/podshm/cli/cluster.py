@@ -1,0 +1,179 @@
+"""`podshm cluster up|down|status|logs|kubeconfig|versions [--provider NAME]`, docker-env.
+
+Every provider implements :class:`podshm.providers.base.Provider`; this file parses the
+command line once into a :class:`~podshm.providers.base.Request` (the version into its pins)
+and never branches on which provider it has.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from podshm import providers
+from podshm.build import catalog
+from podshm.build.pins import DEFAULT, pins_for
+from podshm.providers.base import Provider, Request
+from podshm.providers.local import runtimes as runtimes_pkg
+
+
+def provider(args: argparse.Namespace) -> Provider:
+    """The provider ``--provider`` names."""
+    return providers.get(args.provider)
+
+
+def _with_provider(parser: argparse.ArgumentParser) -> None:
+    known = providers.available()
+    parser.add_argument(
+        "--provider",
+        choices=sorted(known),
+        default=providers.DEFAULT,
+        help="; ".join(f"{name}: {p.summary}" for name, p in known.items()),
+    )
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `cluster` group to the top-level parser."""
+    group = subparsers.add_parser(
+        "cluster",
+        help="a real Kubernetes on this machine (root, Linux): local single node, or kind",
+        description="Build (once, cached) and run a real Kubernetes on this machine: podshm's "
+        "own cluster (etcd, containerd, kube-apiserver, kube-controller-manager, "
+        "kube-scheduler and the kubelet on loopback), or kind with --provider kind.",
+    )
+    sub = group.add_subparsers(dest="cluster_command", metavar="ACTION", required=True)
+
+    p = sub.add_parser("up", help="start the cluster (reuses a healthy one)")
+    _with_provider(p)
+    p.add_argument(
+        "--k8s-version",
+        default=DEFAULT.kubernetes,
+        help=f"Kubernetes release to build and run (default {DEFAULT.kubernetes}; "
+        "`podshm cluster versions` lists the supported ones)",
+    )
+    p.add_argument(
+        "--nodes", type=int, default=1, help="nodes (kind: 1 control plane + N-1 workers)"
+    )
+    p.add_argument(
+        "--runtimes",
+        default=None,
+        metavar="NAME[,NAME...]",
+        help="container runtimes to register, each as a containerd handler and a RuntimeClass "
+        f"of the same name (local provider): {', '.join(runtimes_pkg.available())}; "
+        f"default {','.join(runtimes_pkg.DEFAULT)} (or a running cluster's)",
+    )
+    p.add_argument(
+        "--no-test-image",
+        action="store_true",
+        help="do not build and load the podshm test image into the nodes",
+    )
+    p.set_defaults(func=_up)
+
+    p = sub.add_parser("down", help="stop everything and remove the cluster's state")
+    _with_provider(p)
+    p.set_defaults(func=_down)
+
+    p = sub.add_parser("status", help="health of each component, node readiness, versions")
+    _with_provider(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_status)
+
+    p = sub.add_parser(
+        "logs", help="a component's log (local: etcd, containerd, kube-*, kubelet; kind: a node)"
+    )
+    _with_provider(p)
+    p.add_argument("component", help="local: a daemon name; kind: a node name (its kubelet)")
+    p.add_argument("-n", "--lines", type=int, default=0, help="only the last N lines")
+    p.set_defaults(func=_logs)
+
+    p = sub.add_parser("kubeconfig", help="print the admin kubeconfig's path")
+    _with_provider(p)
+    p.set_defaults(func=_kubeconfig)
+
+    p = sub.add_parser(
+        "docker-env",
+        help="print shell exports pointing docker and kind at the kind provider's engine",
+        description="Start podshm's Docker engine (the kind provider's) if it is not running "
+        "and print `export` lines for `eval $(podshm cluster docker-env)`: DOCKER_HOST, "
+        "DOCKER_BUILDKIT=1, and a PATH entry holding podshm's kind and the engine's own docker "
+        "client. `podshm cluster down --provider kind` stops the engine again.",
+    )
+    p.set_defaults(func=_docker_env)
+
+    p = sub.add_parser("versions", help="supported Kubernetes versions and which are built")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_versions)
+
+
+def request_from(args: argparse.Namespace) -> Request:
+    """The command line as one request: the version parsed into its pins, runtimes a tuple."""
+    runtimes = tuple(n.strip() for n in args.runtimes.split(",")) if args.runtimes else None
+    return Request(pins_for(args.k8s_version), args.nodes, runtimes)
+
+
+def _up(args: argparse.Namespace) -> int:
+    chosen = provider(args)
+    request = request_from(args)
+    # A bad version, node count or runtime fails at once, before anything is built.
+    chosen.validate(request)
+    if not args.no_test_image:
+        from podshm.image import build as image_build
+
+        built = image_build.build_test_image(progress=image_build.stderr_progress())
+        request = Request(
+            request.pins, request.nodes, request.runtimes, {built.ref: built.archive_path}
+        )
+    chosen.up(request, sys.stderr)
+    print(chosen.kubeconfig())
+    return 0
+
+
+def _down(args: argparse.Namespace) -> int:
+    provider(args).down(sys.stderr)
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    report = provider(args).status()
+    if args.json:
+        print(json.dumps(report, indent=1, default=str))
+        return 0 if report.get("up") else 1
+    for key, value in report.items():
+        if isinstance(value, dict):
+            for name, item in value.items():
+                print(f"{key}: {name:<24} {item}")
+        else:
+            print(f"{key}: {value}")
+    print("cluster is up" if report.get("up") else "cluster is NOT up (podshm cluster up)")
+    return 0 if report.get("up") else 1
+
+
+def _logs(args: argparse.Namespace) -> int:
+    sys.stdout.write(provider(args).logs(args.component, args.lines))
+    return 0
+
+
+def _kubeconfig(args: argparse.Namespace) -> int:
+    print(provider(args).kubeconfig())
+    return 0
+
+
+def _docker_env(args: argparse.Namespace) -> int:
+    from podshm.providers.kind import cluster, docker_base, docker_engine
+
+    docker_engine.start(sys.stderr)
+    tools = docker_base.tool_dir(cluster.kind_path(sys.stderr), docker_base.engine_client())
+    for line in docker_base.env_exports(docker_engine.HOST, tools):
+        print(line)
+    return 0
+
+
+def _versions(args: argparse.Namespace) -> int:
+    rows = catalog.versions_report()
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    for row in rows:
+        print("  ".join(f"{k}={v}" for k, v in row.items()))
+    return 0

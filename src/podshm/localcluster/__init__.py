@@ -1,1 +1,0 @@
-"""podshm's own single-node Kubernetes, built from upstream components (`podshm cluster`)."""

@@ -1,0 +1,78 @@
+"""A running local cluster brought to what ``up`` asks for, in place, where that is possible:
+runtimes it lacks are added (``make suite`` starts runc alone, ``make test`` wants three). A
+different Kubernetes version is not something ``up`` changes (``podshm gate`` upgrades)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TextIO
+
+from podshm.build.pins import Pins
+from podshm.errors import PodshmError
+from podshm.image import build as image_build
+from podshm.providers.local import daemons, probes, startup
+from podshm.providers.local import runtimes as runtimes_pkg
+from podshm.providers.local.layout import Layout
+from podshm.providers.local.plan import SERVER
+from podshm.providers.local.runtimes.base import Runtime
+from podshm.providers.local.state import ClusterRecord, write_record
+
+
+def _say(log: TextIO, message: str) -> None:
+    print(f"podshm: {message}", file=log, flush=True)
+
+
+def refuse_other_version(record: ClusterRecord, pins: Pins) -> None:
+    """One line when the running cluster is another version than the one asked for."""
+    if record.kubernetes == pins.kubernetes:
+        return
+    fix = f"run `podshm cluster down` first, then up with --k8s-version {pins.kubernetes}"
+    if pins.minor > record.pins.minor:
+        fix = (
+            f"upgrade it in place with `podshm gate --from {record.kubernetes} --to "
+            f"{pins.kubernetes}`, or {fix}"
+        )
+    raise PodshmError(
+        f"podshm's local cluster runs Kubernetes {record.kubernetes}, {pins.kubernetes} was "
+        "asked for, and `up` does not change a running cluster's version",
+        fix,
+    )
+
+
+def add_runtimes(
+    layout: Layout, record: ClusterRecord, asked: list[Runtime], cni_bin: str, log: TextIO
+) -> ClusterRecord:
+    """Add the runtimes ``asked`` for that the running cluster lacks: their programs, a
+    containerd restarted with their handlers (running pods keep running: their shims are not
+    containerd's children), their RuntimeClasses. Runtimes nobody asked for stay."""
+    missing = [r for r in asked if r.name not in record.runtimes]
+    if not missing:
+        if [r.name for r in asked] != record.runtimes:
+            _say(log, f"keeping the cluster's runtimes {', '.join(record.runtimes)}")
+        return record
+    known = runtimes_pkg.available()
+    everything = [known[name] for name in record.runtimes] + missing
+    binaries = record.binary_paths()
+    for runtime in missing:
+        binaries.update(runtime.install(binaries, log))
+    names = ", ".join(r.name for r in missing)
+    _say(log, f"adding runtimes {names}: restarting containerd (running pods keep running)")
+    pause = image_build.build_pause_image(progress=image_build.stderr_progress())
+    daemons.stop(layout, "containerd")
+    startup.start_containerd(
+        layout, binaries, cni_bin=cni_bin, pause_image=pause.ref, runtimes=everything
+    )
+    api = probes.AdminApi(layout)
+    daemons.wait_for(
+        layout, "kubelet", lambda: api.node_ready(record.node), timeout=120, what="node Ready"
+    )
+    for runtime in missing:
+        api.create(f"{SERVER}/apis/node.k8s.io/v1/runtimeclasses", runtime.runtime_class())
+    converged = dataclasses.replace(
+        record,
+        binaries={name: str(path) for name, path in binaries.items()},
+        runtimes=[r.name for r in everything],
+    )
+    write_record(layout, converged)
+    _say(log, f"added runtimes {names}; the cluster now has {', '.join(converged.runtimes)}")
+    return converged

@@ -1,0 +1,74 @@
+"""What the local cluster's ``up`` started, as recorded in ``cluster.json``, and whether it
+is healthy now: ``status``, reuse, convergence and upgrades read it."""
+
+from __future__ import annotations
+
+import json
+import socket
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from podshm.build.pins import Pins, pins_for
+from podshm.providers.local import daemons, plan, probes
+from podshm.providers.local.layout import Layout
+from podshm.providers.local.runtimes import DEFAULT as DEFAULT_RUNTIMES
+
+
+@dataclass
+class ClusterRecord:
+    """What `up` started; saved as ``cluster.json``."""
+
+    kubernetes: str
+    containerd: str
+    etcd: str
+    runc: str
+    node: str
+    kubeconfig: str
+    context: str
+    binaries: dict[str, str]
+    images: dict[str, str]
+    runtimes: list[str] = field(default_factory=lambda: list(DEFAULT_RUNTIMES))
+
+    @property
+    def pins(self) -> Pins:
+        """The pins of the version it runs (read back from the file: parsed here, once)."""
+        return pins_for(self.kubernetes)
+
+    def binary_paths(self) -> dict[str, Path]:
+        """Program name -> path of every binary it runs."""
+        return {name: Path(path) for name, path in self.binaries.items()}
+
+
+def node_name() -> str:
+    """The kubelet's default node name: the host name, lower case."""
+    return socket.gethostname().lower()
+
+
+def read_record(layout: Layout) -> ClusterRecord | None:
+    """What the last `up` recorded, or None."""
+    try:
+        return ClusterRecord(**json.loads(layout.info.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def write_record(layout: Layout, record: ClusterRecord) -> None:
+    """Record what runs (``cluster.json``)."""
+    layout.info.write_text(json.dumps(asdict(record), indent=1))
+
+
+def healthy(layout: Layout) -> bool:
+    """Every daemon is the process we started and the node is Ready."""
+    record = read_record(layout)
+    if record is None or any(daemons.running(layout, d) is None for d in plan.STOP_ORDER):
+        return False
+    try:
+        return probes.AdminApi(layout).node_ready(record.node)
+    except (OSError, ValueError, KeyError):  # refused, TLS, HTTP error, odd body: not healthy
+        return False
+
+
+def running_record(layout: Layout) -> ClusterRecord | None:
+    """The record of the healthy local cluster, or None when it is not up."""
+    record = read_record(layout)
+    return record if record is not None and healthy(layout) else None
