@@ -4,7 +4,7 @@ tear down.
 Every module here that defines ``TRANSPORT`` (a :class:`base.Transport` subclass) is a
 transport, known by its ``name``; nothing else lists them, so adding a transport is adding a
 module (and its twin in images/ipcbench/ipcbench.c, and its name in ``wire.TRANSPORTS``, the
-protocol's list).
+protocol's list: tests/unit/test_transports.py checks that the three agree).
 """
 
 from __future__ import annotations
