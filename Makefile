@@ -12,13 +12,15 @@ suite:
 test:
 	bash scripts/test.sh
 
+# What CI's lint stage runs: lint, format and types.
 lint:
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/mypy
 
-# Fast feedback, no cluster: unit tests, host IPC, image parts and the plugin's option tests
-# (about a minute warm; needs `make test` or scripts/bootstrap.sh once for .venv).
-check:
-	.venv/bin/ruff check .
+# Fast feedback, no cluster: lint, format and type checks, then unit tests, host IPC, image
+# parts and the plugin's option tests (about two minutes warm; needs `make test` or
+# scripts/bootstrap.sh once for .venv).
+check: lint
 	.venv/bin/pytest tests/unit tests/host tests/plugin/test_options_markers.py \
 		--deselect tests/host/test_image.py -m "not cluster" -q -p no:cacheprovider

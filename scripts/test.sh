@@ -41,9 +41,8 @@ trap finish EXIT
 stage "bootstrap"
 bash scripts/bootstrap.sh
 
-stage "lint"
-.venv/bin/ruff check .
-.venv/bin/ruff format --check .
+stage "lint, format and types (make lint)"
+make lint
 
 stage "mutation check of the sizing rule"
 # Every mutant of the kubelet's sizing rule must make a unit test fail (unmutated baseline

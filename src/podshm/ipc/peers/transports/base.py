@@ -140,14 +140,14 @@ class SocketStream(Stream):
         self.sock, _ = listener.accept()
         listener.close()
         self.on_close(self.sock.close)
-        self.send = self.sock.sendall  # type: ignore[method-assign]
-        self._read_into = self.sock.recv_into  # type: ignore[method-assign]
+        self.send = self.sock.sendall  # type: ignore[method-assign, assignment]
+        self._read_into = self.sock.recv_into  # type: ignore[method-assign, assignment]
 
     def _connected(self, sock: socket.socket) -> None:
         self.sock = sock
         self.on_close(sock.close)
-        self.send = sock.sendall  # type: ignore[method-assign]
-        self._read_into = sock.recv_into  # type: ignore[method-assign]
+        self.send = sock.sendall  # type: ignore[method-assign, assignment]
+        self._read_into = sock.recv_into  # type: ignore[method-assign, assignment]
 
 
 class Ring(Transport):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 from .base import Buffer, Stream, unlink_quietly
@@ -20,7 +21,7 @@ class Fifo(Stream):
             for path in paths:
                 unlink_quietly(path)
                 os.mkfifo(path, 0o600)
-                self.own("fifo", path, lambda p=path: unlink_quietly(p))
+                self.own("fifo", path, functools.partial(unlink_quietly, path))
             self.announce()
             self.rfd = self._open(c2s, os.O_RDONLY)
             if self.end.lat:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import posix_ipc
 
 from ..wire import MQ_DEPTH, posix_name
@@ -31,7 +33,7 @@ class PosixMq(Transport):
                 queue = posix_ipc.MessageQueue(
                     name, posix_ipc.O_CREX, 0o600, _mq_depth(), self.size
                 )
-                self.own("posix-mq", name, lambda n=name: posix_ipc.unlink_message_queue(n))
+                self.own("posix-mq", name, functools.partial(posix_ipc.unlink_message_queue, name))
             else:
                 queue = posix_ipc.MessageQueue(name)
             self.on_close(queue.close)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import mmap
 
 import posix_ipc
@@ -25,7 +26,9 @@ class PosixShm(Ring):
             sems = []
             for i, sem_name in enumerate(sem_names):
                 sem = posix_ipc.Semaphore(sem_name, posix_ipc.O_CREX, 0o600, self._initial(i))
-                self.own("posix-sem", sem_name, lambda n=sem_name: posix_ipc.unlink_semaphore(n))
+                self.own(
+                    "posix-sem", sem_name, functools.partial(posix_ipc.unlink_semaphore, sem_name)
+                )
                 sems.append(sem)
         else:
             self.ready()
