@@ -31,7 +31,7 @@ def test_binary_names_follow_go_build_rules() -> None:
 
 
 def test_wrapper_module_pins_staging_modules(monkeypatch) -> None:
-    monkeypatch.setattr(gobuild, "_directives", lambda m, v: ("go 1.26.0", ["godebug x=1"]))
+    monkeypatch.setattr(gobuild, "_directives", lambda c: ("go 1.26.0", ["godebug x=1"]))
     comp = components.kubernetes(pins_for("v1.37.2"), "d", ["k8s.io/api", "k8s.io/apimachinery"])
     text = gobuild.wrapper_gomod(comp)
     assert "require k8s.io/kubernetes v1.37.2" in text

@@ -53,9 +53,8 @@ def test_kind_builds_a_minor_asked_for_without_its_patch(tmp_path: Path, monkeyp
     gomod, info = tmp_path / "go.mod", tmp_path / "info.json"
     gomod.write_text("module k8s.io/kubernetes\n\tk8s.io/api v0.0.0 => ./staging/src/k8s.io/api\n")
     info.write_text(json.dumps({"Time": "2026-10-27T12:01:04Z"}))
-    monkeypatch.setattr(
-        gobuild, "module_info", lambda module, version: {"GoMod": gomod, "Info": info}
-    )
+    described = {"GoMod": gomod, "Info": info}
+    monkeypatch.setattr(gobuild, "module_info", lambda module, version, toolchain=None: described)
     kubeadm = kind_components.kubeadm(pins_for("v1.37"))
     assert kubeadm.version == "v1.37.2"
     assert kubeadm.replaces == {"k8s.io/api": "k8s.io/api v0.37.2"}

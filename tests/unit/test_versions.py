@@ -118,3 +118,30 @@ def test_versions_report_lists_every_version(
     assert [row["default"] for row in rows] == [False, False, False, False, True]
     assert rows[0]["etcd"] == SUPPORTED[0].etcd
     assert rows[-1]["built"] == dict.fromkeys(("etcd", "containerd", "runc", "kubernetes"), False)
+
+
+NEXT = Pins(
+    kubernetes="v1.38.0-beta.0",
+    etcd="v3.7.1",
+    containerd="v2.3.7",
+    runc="v1.5.2",
+    why="a pre-release needing a newer Go",
+    toolchain="go1.27.3",
+)
+
+
+def test_a_prerelease_pin_parses_and_names_its_staging_modules() -> None:
+    """1.38 arrives as v1.38.0-beta.0 first: its numbers, its pre-release part and the
+    staging modules' version (k8s.io/api v0.38.0-beta.0) come from the one pinned string."""
+    assert NEXT.release == (1, 38, 0) and NEXT.minor == (1, 38) and NEXT.prerelease == "beta.0"
+    assert NEXT.staging == "v0.38.0-beta.0"
+    assert DEFAULT.prerelease == ""
+
+
+def test_a_pin_that_needs_a_newer_go_builds_with_that_toolchain_only(monkeypatch) -> None:
+    kube = components.kubernetes(NEXT, "2026-11-06T00:00:00Z", ["k8s.io/api"])
+    assert kube.toolchain == "go1.27.3"
+    assert gobuild._go_env(toolchain=kube.toolchain)["GOTOOLCHAIN"] == "go1.27.3"
+    monkeypatch.delenv("GOTOOLCHAIN", raising=False)
+    assert "GOTOOLCHAIN" not in gobuild._go_env()
+    assert components.kubernetes(DEFAULT, "d", []).toolchain is None

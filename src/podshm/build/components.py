@@ -35,6 +35,8 @@ class GoComponent:
     # unified diffs (-p1, relative to the module's root) beside the pinned go.mod, applied to
     # a copy of the module that the build uses instead (the module cache stays pristine).
     patches: tuple[str, ...] = ()
+    # GOTOOLCHAIN for this build only, when the module needs a newer Go than the machine's.
+    toolchain: str | None = None
 
     @property
     def key(self) -> str:
@@ -68,6 +70,7 @@ def kubernetes(pins: Pins, build_date: str, staging: list[str]) -> GoComponent:
         packages={b: f"k8s.io/kubernetes/cmd/{b}" for b in K8S_BINARIES},
         ldflags=ldflags,
         replaces={m: f"{m} {pins.staging}" for m in staging},
+        toolchain=pins.toolchain,
     )
 
 

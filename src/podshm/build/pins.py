@@ -41,12 +41,21 @@ class Pins:
     containerd: str
     runc: str
     why: str
+    toolchain: str | None = None
+    """The Go toolchain Kubernetes needs when it is newer than the machine's (``go1.27.3``):
+    set as ``GOTOOLCHAIN`` for that build only; the go command fetches it from the module
+    proxy once."""
 
     @property
     def release(self) -> tuple[int, int, int]:
         """(1, 36, 3) for v1.36.3: the pinned version as numbers (it is always a full one)."""
-        major, minor, patch = self.kubernetes.lstrip("v").split(".")
+        major, minor, patch = self.kubernetes.lstrip("v").split("-", 1)[0].split(".")
         return int(major), int(minor), int(patch)
+
+    @property
+    def prerelease(self) -> str:
+        """``beta.0`` for v1.38.0-beta.0, ``""`` for a release."""
+        return self.kubernetes.partition("-")[2]
 
     @property
     def minor(self) -> tuple[int, int]:
@@ -61,7 +70,8 @@ class Pins:
     @property
     def staging(self) -> str:
         """``v0.36.3``: the version of this release's staging modules (client-go...)."""
-        return f"v0.{self.release[1]}.{self.release[2]}"
+        suffix = f"-{self.prerelease}" if self.prerelease else ""
+        return f"v0.{self.release[1]}.{self.release[2]}{suffix}"
 
     def by_component(self) -> dict[str, str]:
         """Component name -> version, in build order (the names are gobuild's cache keys)."""
@@ -139,10 +149,13 @@ SUPPORTED: tuple[Pins, ...] = (
 )
 
 # The newest minor: the newest release whose kubelet still runs on this cgroup v1 host
-# (with failCgroupV1: false).
+# (with failCgroupV1: false). 1.38 (v1.38.0-beta.0 is served) cannot be built here: its kubelet
+# needs sigs.k8s.io/iptables-wrappers, which the Go module proxy refuses (README, versions).
 DEFAULT: Pins = SUPPORTED[-1]
 
-_VERSION = re.compile(r"v?(?P<major>\d+)\.(?P<minor>\d+)(?:\.(?P<patch>\d+|x))?")
+_VERSION = re.compile(
+    r"v?(?P<major>\d+)\.(?P<minor>\d+)(?:\.(?P<patch>\d+|x)(?:-(?P<pre>[0-9A-Za-z.]+))?)?"
+)
 
 
 def _supported_text() -> str:
@@ -170,7 +183,9 @@ def pins_for(k8s_version: str) -> Pins:
             f"use one of {_supported_text()}",
         )
     patch = match["patch"]
-    if patch not in (None, "x") and int(patch) != pins.release[2]:
+    if patch not in (None, "x") and (
+        int(patch) != pins.release[2] or (match["pre"] or "") != pins.prerelease
+    ):
         raise PodshmError(
             f"Kubernetes {text} is not pinned: podshm's {pins.label} is {pins.kubernetes}",
             f"ask for v{pins.label} (or one of {_supported_text()})",

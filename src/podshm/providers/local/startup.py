@@ -76,6 +76,13 @@ def start_containerd(
     """Write containerd's config with one handler per runtime, start it and wait for its
     socket. Also how runtimes are added to a running node: containerd restarts, and the pods
     keep running (their shims are not containerd's children)."""
+    # A user-namespaced pod's root (a host uid like 65536+) must traverse the directories down
+    # to its rootfs under containerd's state: 0711, as containerd's own /run/containerd. With
+    # 0700 every `hostUsers: false` pod fails in runc ("remount-propagation ... rootfs,
+    # flags=MS_PRIVATE: permission denied": EACCES on the path, not a missing capability).
+    shared = layout.containerd_state.parent
+    shared.mkdir(parents=True, exist_ok=True)
+    shared.chmod(0o711)
     tables = [
         r.containerd_table(binaries, layout.runtime_root(r.name), layout.config) for r in runtimes
     ]
