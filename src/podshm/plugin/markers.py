@@ -16,6 +16,9 @@ MARKERS: dict[str, str] = {
     "isolation": "IPC isolation between pods and Pod Security rules about the IPC namespace",
     "cluster": "needs a Kubernetes cluster (added automatically to tests using podshm fixtures)",
     "destructive": "writes past a memory limit on purpose (may OOM-kill or evict the pod)",
+    "userns": "pods with hostUsers: false (a user namespace per pod)",
+    "userns_runtime": "runs a user-namespaced pod: needs a runtime handler with user namespaces "
+    "(node status runtimeHandlers); reported not applicable under one without",
     "multinode": "needs two Ready nodes: on a cluster with fewer it is reported not applicable "
     "(skipped with that reason, outcome not-applicable in the run record)",
     "cluster_scoped": "creates a cluster-scoped object (a RuntimeClass) for the test; deselect "
