@@ -108,6 +108,7 @@ FORBIDDEN = [
     ("podshm.plugin", ["podshm.localcluster", "podshm.image", "podshm.cli", "podshm.runner"]),
     ("podshm.settings", ["podshm.plugin", "podshm.localcluster", "podshm.image", "podshm.kube"]),
     ("podshm.names", PURE),
+    ("podshm.objects", PURE),
     ("podshm.preconditions", PURE),
     ("podshm.target", ["podshm.plugin", "podshm.localcluster", "podshm.image"]),
     ("podshm.records", ["podshm.plugin", "podshm.localcluster", "podshm.kube"]),
@@ -125,6 +126,12 @@ def test_no_import_runs_up_the_layers(prefix: str, forbidden: list[str]):
         if any(target.startswith(f) for f in forbidden) and not target.startswith(prefix)
     ]
     assert bad == []
+
+
+def test_object_rules_import_nothing_of_podshm_but_errors():
+    """Every layer reads Kubernetes objects through podshm.objects (the local cluster too), so
+    it can import none of them, nor anything that might one day import one."""
+    assert imports_of(PACKAGE / "objects.py", "podshm.objects") <= {"podshm.errors"}
 
 
 def test_cluster_access_does_not_import_pytest():

@@ -21,6 +21,7 @@ from podshm.errors import PodshmError
 from podshm.kube.access import connection_lost
 from podshm.kube.api import KubeApi, api_error_message
 from podshm.names import namespace_name, validate_prefix, validate_run_id
+from podshm.objects import MANAGED_BY_LABEL, MANAGED_BY_RUN
 
 RUN_ID_LABEL = "podshm.io/run-id"
 WORKER_LABEL = "podshm.io/worker"
@@ -29,7 +30,6 @@ TEST_ANNOTATION = "podshm.io/test"
 STARTED_ANNOTATION = "podshm.io/started"
 EXPIRES_ANNOTATION = "podshm.io/expires"
 """After this moment (RFC 3339, UTC) nobody owns the object: any run or `podshm gc` sweeps it."""
-MANAGED_BY = ("app.kubernetes.io/managed-by", "podshm")
 DEFAULT_EXPIRY_S = 1800.0
 POD_SECURITY_LEVELS = ("restricted", "baseline", "privileged")
 
@@ -67,7 +67,7 @@ def namespace_manifest(
     labels = {
         RUN_ID_LABEL: run_id,
         WORKER_LABEL: worker,
-        MANAGED_BY[0]: MANAGED_BY[1],
+        MANAGED_BY_LABEL: MANAGED_BY_RUN,
     }
     for mode in ("enforce", "warn", "audit"):
         labels[f"pod-security.kubernetes.io/{mode}"] = pod_security
@@ -300,7 +300,7 @@ def leftovers(api: KubeApi) -> list[Leftover]:
     """Every namespace any podshm run created (by its run label), oldest first."""
     found = [
         Leftover.from_namespace(ns)
-        for ns in api.list_namespaces(f"{RUN_ID_LABEL},{MANAGED_BY[0]}={MANAGED_BY[1]}")
+        for ns in api.list_namespaces(f"{RUN_ID_LABEL},{MANAGED_BY_LABEL}={MANAGED_BY_RUN}")
     ]
     return sorted(found, key=lambda n: (n.started or datetime.min.replace(tzinfo=UTC), n.name))
 
