@@ -13,18 +13,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
 from podshm import manifests
 from podshm.kube.cluster import Cluster
-from podshm.kube.launch import PodOptions, launch_pod, render_pod
 from podshm.kube.namespaces import Namespace
 from podshm.kube.pods import PodHandle
 from podshm.plugin.params import NODE_FIXTURE, RUNTIME_FIXTURE, item_param
 from podshm.plugin.state import RunState
-from podshm.settings import Settings
+from podshm.plugin.testpods import PodNames, launch_test_pod, pod_options
 
 MARKER = "podshm_pod"
 
@@ -55,40 +53,6 @@ def declared_pods(item: pytest.Item) -> list[Declared]:
     return [
         Declared.of(mark.args[0], mark.kwargs) for mark in reversed(list(item.iter_markers(MARKER)))
     ]
-
-
-def pod_options(
-    state: RunState, settings: Settings, node: str | None, runtime_class: str | None
-) -> PodOptions:
-    """What every pod of a test shares: image, pull policy, node, runtime class, run id,
-    lifetime (``node`` and ``runtime_class``: the test's parameters, when it has them)."""
-    return PodOptions(
-        image=state.image,
-        pull_policy=settings.pull_policy,
-        run_id=state.run_id,
-        node=node or settings.node,
-        runtime_class=runtime_class,
-        manifests=settings.manifests,
-        expiry_s=settings.expiry,
-        run_started=state.started,
-    )
-
-
-class PodNames:
-    """Pod names within one test: the manifest's name, then ``-2``, ``-3``..."""
-
-    def __init__(self) -> None:
-        self._used: set[tuple[str, str]] = set()
-
-    def next(self, manifest: str, namespace: str) -> str:
-        """A name not yet used in ``namespace`` by this test."""
-        base = Path(manifest).name.removesuffix(".yaml")[:50]
-        name, n = base, 1
-        while (namespace, name) in self._used:
-            n += 1
-            name = f"{base}-{n}"
-        self._used.add((namespace, name))
-        return name
 
 
 @dataclass
@@ -135,15 +99,9 @@ def prepare(state: RunState, cluster: Cluster, item: pytest.Item) -> Prepared:
     for key in declared_pods(item):
         pod: PodHandle | Exception
         try:
-            body = render_pod(
-                key.manifest,
-                prepared.names.next(key.manifest, namespace.name),
-                options,
-                pod_security=namespace.pod_security,
-                params=manifests.params_from_kwargs(key.kwargs()),
-                known_nodes=cluster.facts.nodes,
+            pod = launch_test_pod(
+                cluster, namespace, prepared.names, options, key.manifest, key.kwargs(), wait=False
             )
-            pod = launch_pod(cluster.api, namespace.name, body, wait=False)
         except Exception as err:  # kept, and raised in the test that asks for this pod
             pod = err
         prepared.pods.setdefault(key, []).append(pod)
