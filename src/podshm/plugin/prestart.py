@@ -85,7 +85,7 @@ class Prepared:
 PREPARED_KEY = pytest.StashKey[Prepared]()
 
 
-def prepare(state: RunState, cluster: Cluster, item: pytest.Item) -> Prepared:
+def prepare_test(state: RunState, cluster: Cluster, item: pytest.Item) -> Prepared:
     """Create ``item``'s namespace and declared pods (without waiting for them)."""
     settings = state.require_settings()
     namespace = state.namespaces().create("restricted", test_id=item.nodeid)
@@ -130,7 +130,7 @@ class Prestart:
         while self.submitted < min(len(self.queue), here + 1 + self.window):
             upcoming = self.queue[self.submitted]
             self.futures[upcoming.nodeid] = self.pool.submit(
-                prepare, self.state, self.cluster, upcoming
+                prepare_test, self.state, self.cluster, upcoming
             )
             self.submitted += 1
 
