@@ -18,11 +18,12 @@ import pytest
 
 from podshm import manifests
 from podshm.kube.cluster import Cluster
+from podshm.kube.launch import launch_pod
 from podshm.kube.namespaces import Namespace
 from podshm.kube.pods import PodHandle
 from podshm.plugin.params import NODE_FIXTURE, RUNTIME_FIXTURE, item_param
 from podshm.plugin.state import RunState
-from podshm.plugin.testpods import PodNames, launch_test_pod, pod_options
+from podshm.plugin.testpods import PodNames, pod_options, render_test_pod
 
 MARKER = "podshm_pod"
 
@@ -99,9 +100,10 @@ def prepare_test(state: RunState, cluster: Cluster, item: pytest.Item) -> Prepar
     for key in declared_pods(item):
         pod: PodHandle | Exception
         try:
-            pod = launch_test_pod(
-                cluster, namespace, prepared.names, options, key.manifest, key.kwargs(), wait=False
+            body = render_test_pod(
+                cluster, namespace, prepared.names, options, key.manifest, key.kwargs()
             )
+            pod = launch_pod(cluster.api, namespace.name, body, wait=False)
         except Exception as err:  # kept, and raised in the test that asks for this pod
             pod = err
         prepared.pods.setdefault(key, []).append(pod)

@@ -1,21 +1,21 @@
-"""A test's pods, made one way: the next free name in its namespace, the run's options, the
-namespace's Pod Security level, the cluster's nodes; rendered, then created.
+"""A test's pods, rendered one way: the next free name in its namespace, the run's options,
+the namespace's Pod Security level, the cluster's nodes.
 
-Prestart (ahead of the test) and the ``podshm_pod`` factory (in the test) both come here, so a
-prepared pod and one the test creates itself are the same object.
+Prestart (ahead of the test) and the ``podshm_pod`` factory (in the test) both render here and
+create with :func:`~podshm.kube.launch.launch_pod`, so a prepared pod and one the test creates
+itself are the same object.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from podshm import manifests
 from podshm.kube.cluster import Cluster
-from podshm.kube.launch import PodOptions, launch_pod, render_pod
+from podshm.kube.launch import PodOptions, render_pod
 from podshm.kube.namespaces import Namespace
-from podshm.kube.pods import UNTIL_RUNNING, PodHandle
 from podshm.plugin.state import RunState
 from podshm.settings import Settings
 
@@ -76,41 +76,4 @@ def render_test_pod(
         pod_security=namespace.pod_security if check_pod_security else None,
         params=manifests.params_from_kwargs(params),
         known_nodes=cluster.facts.nodes,
-    )
-
-
-def launch_test_pod(
-    cluster: Cluster,
-    namespace: Namespace,
-    names: PodNames,
-    options: PodOptions,
-    manifest: str,
-    params: Mapping[str, manifests.ParamValue],
-    *,
-    node: str | None = None,
-    check_pod_security: bool = True,
-    wait: bool,
-    until: str = UNTIL_RUNNING,
-    timeout: float = 120.0,
-    on_created: Callable[[PodHandle], None] | None = None,
-) -> PodHandle:
-    """Render as :func:`render_test_pod`, create, and (if ``wait``) wait until ``until``."""
-    pod = render_test_pod(
-        cluster,
-        namespace,
-        names,
-        options,
-        manifest,
-        params,
-        node=node,
-        check_pod_security=check_pod_security,
-    )
-    return launch_pod(
-        cluster.api,
-        namespace.name,
-        pod,
-        wait=wait,
-        until=until,
-        timeout=timeout,
-        on_created=on_created,
     )
