@@ -21,7 +21,6 @@ Rules (Kubernetes v1.37 sources cited where they live):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -30,6 +29,7 @@ from typing import Any
 from kubernetes.utils import parse_quantity
 
 from podshm.errors import PodshmError
+from podshm.objects import quantity_to_bytes
 
 MIB = 1024 * 1024
 PAGE_SIZE = 4096
@@ -94,11 +94,6 @@ class ShmExpectation:
 
 
 # -- sizes -------------------------------------------------------------------------------------
-def quantity_to_bytes(value: Any) -> int:
-    """A Kubernetes quantity (``256Mi``, ``1G``, ``67108864``) as bytes, rounded up."""
-    return math.ceil(parse_quantity(value))
-
-
 def parse_size(value: Any, where: str) -> int:
     """A user-supplied size: bytes as an integer or a Kubernetes quantity; whole bytes > 0.
 

@@ -12,7 +12,7 @@ import argparse
 from datetime import UTC, datetime
 
 from podshm.errors import PodshmError
-from podshm.kube.namespaces import leftovers, select_garbage, sweep_leftovers
+from podshm.kube.sweep import leftovers, select_garbage, sweep_leftovers
 from podshm.settings import add_cli_arguments, from_cli_args, parse_duration
 from podshm.target import choose, connect_target
 

@@ -20,7 +20,8 @@ from podshm.errors import InputError, PodshmError
 from podshm.kube.access import DEFAULT_KUBECONFIG, existing_kubeconfigs, kubeconfig_paths
 from podshm.kube.api import api_error_message
 from podshm.kube.cluster import Cluster, open_cluster
-from podshm.kube.facts import TEST_MADE, ClusterFacts, NodeFacts
+from podshm.kube.facts import ClusterFacts, NodeFacts
+from podshm.objects import MANAGED_BY_RUN
 from podshm.settings import Settings
 
 LOCAL_NOT_RUNNING_FIX = (
@@ -166,7 +167,7 @@ def select_runtime_classes(settings: Settings, facts: ClusterFacts) -> list[str]
     """
     if not settings.runtime_class:
         return []
-    known = [rc.name for rc in facts.runtime_classes if rc.managed_by != TEST_MADE]
+    known = [rc.name for rc in facts.runtime_classes if rc.managed_by != MANAGED_BY_RUN]
     if settings.runtime_class == "all":
         chosen = sorted(known)
     else:

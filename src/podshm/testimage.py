@@ -44,11 +44,6 @@ def package_version() -> str:
         return podshm.__version__
 
 
-IMAGE_PAYLOAD = ("__init__.py", "py.typed", "ipc")
-"""What of podshm the image needs: the helper programs only (they import nothing else of
-podshm), so an edit to the plugin or the cluster code does not make a new image."""
-
-
 def source_files(pkg_dir: Path) -> list[Path]:
     """Files of the package that go into the image, sorted; bytecode is left out."""
     found = [pkg_dir / name for name in IMAGE_PAYLOAD if (pkg_dir / name).is_file()]

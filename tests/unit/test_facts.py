@@ -7,7 +7,6 @@ from podshm.kube.facts import (
     NodeFacts,
     RuntimeClassFacts,
     parse_version,
-    quantity_bytes,
 )
 
 NODE = {
@@ -35,12 +34,16 @@ def test_node_facts():
     assert node.kubelet_minor == (1, 37)
 
 
-def test_versions_and_quantities():
+def test_versions():
     assert parse_version("v1.31.4-eks-1234") == (1, 31)
     assert parse_version("garbage") is None
-    assert quantity_bytes("1.5Ki") == 1536
-    assert quantity_bytes("100m") == 1  # rounded up, like Quantity.Value()
-    assert quantity_bytes(None) is None
+
+
+def test_memory_a_node_leaves_out_is_unknown_not_zero():
+    status = {**NODE["status"], "allocatable": {"memory": ""}, "capacity": {}}
+    node = NodeFacts.from_node({**NODE, "status": status})
+    assert node.allocatable_memory_bytes is None and node.capacity_memory_bytes is None
+    assert "allocatable memory unknown" in node.describe()
 
 
 def test_header_lines():

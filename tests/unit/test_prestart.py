@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from podshm.kube.namespaces import Namespace
-from podshm.plugin.prestart import Declared, PodNames, Prepared
+from podshm.plugin.prestart import Declared, Prepared
+from podshm.plugin.testpods import PodNames
 
 
 def test_a_call_matches_its_declaration_whatever_the_value_types():

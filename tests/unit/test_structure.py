@@ -166,6 +166,7 @@ FORBIDDEN = [
     ("podshm.ipc", ["podshm."]),  # runs in a bare image: imports nothing of podshm
     ("podshm.kube", ["podshm.settings"]),  # errors name settings; kube never spells them
     ("podshm.names", PURE),
+    ("podshm.objects", PURE),
     ("podshm.preconditions", PURE),
     ("podshm.expectations", ["podshm.kube", "podshm.plugin"]),
     ("podshm.plugin", ["podshm.cli", "podshm.runner", "podshm.providers", "podshm.image"]),
@@ -184,6 +185,12 @@ def test_no_forbidden_import(prefix: str, forbidden: list[str]):
         if any(target.startswith(f) for f in forbidden) and not target.startswith(prefix)
     ]
     assert bad == []
+
+
+def test_object_rules_import_nothing_of_podshm_but_errors():
+    """Every layer reads Kubernetes objects through podshm.objects (the local cluster too), so
+    it can import none of them, nor anything that might one day import one."""
+    assert imports_of(PACKAGE / "objects.py", "podshm.objects") <= {"podshm.errors"}
 
 
 def test_cluster_access_does_not_import_pytest():

@@ -6,22 +6,19 @@ feed the expected /dev/shm sizes (node allocatable memory, kubelet version).
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
-from kubernetes.utils import parse_quantity
 
 from podshm.kube.api import KubeApi, api_error_message
+from podshm.objects import MANAGED_BY_LABEL, node_ready, quantity_to_bytes
 
 
-def quantity_bytes(value: Any) -> int | None:
-    """A quantity as whole bytes, rounded up like Go's ``Quantity.Value()``; None if absent."""
-    if value is None or value == "":
-        return None
-    return math.ceil(parse_quantity(value))
+def _bytes_or_none(value: Any) -> int | None:
+    """A quantity field as bytes; None when the object leaves it out (the report says so)."""
+    return None if value is None or value == "" else quantity_to_bytes(value)
 
 
 def parse_version(text: str | None) -> tuple[int, int] | None:
@@ -73,20 +70,16 @@ class NodeFacts:
         info = status.get("nodeInfo") or {}
         allocatable = status.get("allocatable") or {}
         capacity = status.get("capacity") or {}
-        ready = any(
-            c.get("type") == "Ready" and c.get("status") == "True"
-            for c in status.get("conditions") or []
-        )
         return cls(
             name=str(meta.get("name", "")),
-            ready=ready,
+            ready=node_ready(node),
             kubelet_version=str(info.get("kubeletVersion", "")),
             container_runtime=str(info.get("containerRuntimeVersion", "")),
             kernel_version=str(info.get("kernelVersion", "")),
             os_image=str(info.get("osImage", "")),
             architecture=str(info.get("architecture", "")),
-            allocatable_memory_bytes=quantity_bytes(allocatable.get("memory")),
-            capacity_memory_bytes=quantity_bytes(capacity.get("memory")),
+            allocatable_memory_bytes=_bytes_or_none(allocatable.get("memory")),
+            capacity_memory_bytes=_bytes_or_none(capacity.get("memory")),
             images=tuple(
                 str(name)
                 for image in status.get("images") or []
@@ -125,7 +118,8 @@ class RuntimeClassFacts:
     handler: str
     overhead_memory_bytes: int | None
     managed_by: str = ""
-    """``app.kubernetes.io/managed-by``: ``podshm`` marks one a test made for itself."""
+    """Its ``managed-by`` label: :data:`~podshm.objects.MANAGED_BY_RUN` marks one a test made
+    for itself."""
 
     def __str__(self) -> str:
         overhead = (
@@ -141,13 +135,9 @@ class RuntimeClassFacts:
         return cls(
             name=str(meta.get("name", "")),
             handler=str(obj.get("handler", "")),
-            overhead_memory_bytes=quantity_bytes(overhead),
-            managed_by=str((meta.get("labels") or {}).get("app.kubernetes.io/managed-by", "")),
+            overhead_memory_bytes=_bytes_or_none(overhead),
+            managed_by=str((meta.get("labels") or {}).get(MANAGED_BY_LABEL, "")),
         )
-
-
-TEST_MADE = "podshm"
-"""``managed-by`` of the RuntimeClasses tests create for themselves (never a matrix column)."""
 
 
 @dataclass(frozen=True)

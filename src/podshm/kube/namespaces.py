@@ -1,16 +1,12 @@
-"""One namespace per test, labelled with the run, and a sweep that removes a whole run.
+"""The namespaces of a run: one per test, labelled with the run, deleted pods first.
 
 Isolation per test keeps pods of different scenarios (and xdist workers) apart and makes
-clean-up a single delete. Only namespaces carrying this run's ``podshm.io/run-id`` label are
-ever deleted, so a sweep can never touch anything a human created.
+clean-up a single delete. The labels written here are what :mod:`podshm.kube.sweep` later
+selects a run's (or a dead run's) namespaces by.
 """
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,7 +16,9 @@ from kubernetes.client.exceptions import ApiException
 from podshm.errors import PodshmError
 from podshm.kube.access import connection_lost
 from podshm.kube.api import KubeApi, api_error_message
+from podshm.kube.signals import sigint_deferred
 from podshm.names import namespace_name, validate_prefix, validate_run_id
+from podshm.objects import MANAGED_BY_LABEL, MANAGED_BY_RUN
 
 RUN_ID_LABEL = "podshm.io/run-id"
 WORKER_LABEL = "podshm.io/worker"
@@ -29,7 +27,6 @@ TEST_ANNOTATION = "podshm.io/test"
 STARTED_ANNOTATION = "podshm.io/started"
 EXPIRES_ANNOTATION = "podshm.io/expires"
 """After this moment (RFC 3339, UTC) nobody owns the object: any run or `podshm gc` sweeps it."""
-MANAGED_BY = ("app.kubernetes.io/managed-by", "podshm")
 DEFAULT_EXPIRY_S = 1800.0
 POD_SECURITY_LEVELS = ("restricted", "baseline", "privileged")
 
@@ -67,7 +64,7 @@ def namespace_manifest(
     labels = {
         RUN_ID_LABEL: run_id,
         WORKER_LABEL: worker,
-        MANAGED_BY[0]: MANAGED_BY[1],
+        MANAGED_BY_LABEL: MANAGED_BY_RUN,
     }
     for mode in ("enforce", "warn", "audit"):
         labels[f"pod-security.kubernetes.io/{mode}"] = pod_security
@@ -87,30 +84,6 @@ def run_selector(run_id: str, worker: str | None = None) -> str:
     if worker:
         selector += f",{WORKER_LABEL}={worker}"
     return selector
-
-
-@contextlib.contextmanager
-def sigint_deferred() -> Iterator[None]:
-    """Hold a second Ctrl-C until clean-up finishes, then deliver it.
-
-    The first Ctrl-C makes pytest unwind and clean up; an impatient second one would otherwise
-    abort the clean-up and leave namespaces behind. Only the main thread may set handlers.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    pending: list[int] = []
-
-    def remember(signum: int, _frame: object) -> None:
-        pending.append(signum)
-
-    previous = signal.signal(signal.SIGINT, remember)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if pending:
-            raise KeyboardInterrupt
 
 
 @dataclass
@@ -207,7 +180,11 @@ def remove_namespace(api: KubeApi, name: str) -> bool:
 
 @dataclass
 class SweepResult:
-    """What a sweep deleted, and every deletion the API refused (namespace, message)."""
+    """What a sweep deleted, and every deletion the API refused (namespace, message).
+
+    Defined with the manager, whose :meth:`NamespaceManager.delete_all` returns one too:
+    :mod:`podshm.kube.sweep` imports this module for the run's labels, not the reverse.
+    """
 
     deleted: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
@@ -233,116 +210,3 @@ class SweepResult:
     def merge(self, other: SweepResult) -> SweepResult:
         """Both results in one."""
         return SweepResult(self.deleted + other.deleted, self.failed + other.failed)
-
-
-def sweep_run(api: KubeApi, run_id: str, worker: str | None = None) -> SweepResult:
-    """Delete every namespace of this run (or of one worker of it) that is not marked kept.
-
-    Used at session end, on Ctrl-C or SIGTERM, and by the xdist controller for a worker that
-    crashed before it could clean up after itself.
-    """
-    validate_run_id(run_id)
-    result = SweepResult()
-    with sigint_deferred():
-        for ns in api.list_namespaces(run_selector(run_id, worker)):
-            meta = ns.get("metadata") or {}
-            # Belt and braces: never trust the selector alone before deleting.
-            if (meta.get("labels") or {}).get(RUN_ID_LABEL) != run_id:
-                continue
-            if (ns.get("status") or {}).get("phase") == "Terminating":
-                continue
-            result.delete(api, meta["name"])
-    return result
-
-
-@dataclass(frozen=True)
-class Leftover:
-    """A namespace some podshm run created, as `podshm gc` and the start-of-run sweep see it."""
-
-    name: str
-    run_id: str
-    started: datetime | None
-    expires: datetime | None
-    kept: bool
-    terminating: bool
-
-    @classmethod
-    def from_namespace(cls, ns: dict[str, Any]) -> Leftover:
-        """Read a Namespace object."""
-        meta = ns.get("metadata") or {}
-        labels = meta.get("labels") or {}
-        notes = meta.get("annotations") or {}
-        return cls(
-            name=str(meta.get("name", "")),
-            run_id=str(labels.get(RUN_ID_LABEL, "")),
-            started=parse_rfc3339(notes.get(STARTED_ANNOTATION)),
-            expires=parse_rfc3339(notes.get(EXPIRES_ANNOTATION)),
-            kept=labels.get(KEEP_LABEL) == "true",
-            terminating=(ns.get("status") or {}).get("phase") == "Terminating",
-        )
-
-    def expired(self, now: datetime) -> bool:
-        """Past its expiry; a namespace without one (an older podshm's) counts as expired."""
-        return self.expires is None or self.expires <= now
-
-    def describe(self, now: datetime) -> str:
-        """``podshm-ab12cd-xy (run ab12cd, started 12 min ago, expired)``."""
-        age = (
-            f"started {int((now - self.started).total_seconds() // 60)} min ago"
-            if (self.started)
-            else "start unknown"
-        )
-        state = "kept" if self.kept else ("expired" if self.expired(now) else "live")
-        return f"{self.name} (run {self.run_id}, {age}, {state})"
-
-
-def leftovers(api: KubeApi) -> list[Leftover]:
-    """Every namespace any podshm run created (by its run label), oldest first."""
-    found = [
-        Leftover.from_namespace(ns)
-        for ns in api.list_namespaces(f"{RUN_ID_LABEL},{MANAGED_BY[0]}={MANAGED_BY[1]}")
-    ]
-    return sorted(found, key=lambda n: (n.started or datetime.min.replace(tzinfo=UTC), n.name))
-
-
-def select_garbage(
-    found: list[Leftover],
-    now: datetime,
-    older_than_s: float | None = None,
-    everything: bool = False,
-) -> list[Leftover]:
-    """What a sweep removes: expired ones (or those started more than ``older_than_s`` ago),
-    never kept ones unless ``everything``; namespaces already terminating are skipped."""
-    chosen = []
-    for ns in found:
-        if ns.terminating:
-            continue
-        if everything:
-            chosen.append(ns)
-        elif ns.kept:
-            continue
-        elif older_than_s is not None:
-            if ns.started is None or (now - ns.started).total_seconds() >= older_than_s:
-                chosen.append(ns)
-        elif ns.expired(now):
-            chosen.append(ns)
-    return chosen
-
-
-def sweep_leftovers(api: KubeApi, chosen: list[Leftover]) -> SweepResult:
-    """Delete the chosen leftovers (of dead runs: never this run's live namespaces)."""
-    result = SweepResult()
-    with sigint_deferred():
-        for ns in chosen:
-            result.delete(api, ns.name)
-    return result
-
-
-def live_namespaces_of_run(api: KubeApi, run_id: str, now: datetime | None = None) -> list[str]:
-    """Unexpired namespaces carrying ``run_id``: a run id in use by a live run."""
-    now = now or datetime.now(UTC)
-    return [
-        ns.name
-        for ns in (Leftover.from_namespace(n) for n in api.list_namespaces(run_selector(run_id)))
-        if not ns.terminating and not ns.expired(now)
-    ]

@@ -12,8 +12,8 @@ from typing import Any
 
 from podshm.errors import PodshmError
 from podshm.kube.access import connection_lost
-from podshm.kube.namespaces import (
-    SweepResult,
+from podshm.kube.namespaces import SweepResult
+from podshm.kube.sweep import (
     leftovers,
     live_namespaces_of_run,
     select_garbage,

@@ -13,18 +13,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
 from podshm import manifests
 from podshm.kube.cluster import Cluster
-from podshm.kube.launch import PodOptions, launch_pod, render_pod
+from podshm.kube.launch import launch_pod
 from podshm.kube.namespaces import Namespace
 from podshm.kube.pods import PodHandle
 from podshm.plugin.params import NODE_FIXTURE, RUNTIME_FIXTURE, item_param
 from podshm.plugin.state import RunState
-from podshm.settings import Settings
+from podshm.plugin.testpods import PodNames, pod_options, render_test_pod
 
 MARKER = "podshm_pod"
 
@@ -57,40 +56,6 @@ def declared_pods(item: pytest.Item) -> list[Declared]:
     ]
 
 
-def pod_options(
-    state: RunState, settings: Settings, node: str | None, runtime_class: str | None
-) -> PodOptions:
-    """What every pod of a test shares: image, pull policy, node, runtime class, run id,
-    lifetime (``node`` and ``runtime_class``: the test's parameters, when it has them)."""
-    return PodOptions(
-        image=state.image,
-        pull_policy=settings.pull_policy,
-        run_id=state.run_id,
-        node=node or settings.node,
-        runtime_class=runtime_class,
-        manifests=settings.manifests,
-        expiry_s=settings.expiry,
-        run_started=state.started,
-    )
-
-
-class PodNames:
-    """Pod names within one test: the manifest's name, then ``-2``, ``-3``..."""
-
-    def __init__(self) -> None:
-        self._used: set[tuple[str, str]] = set()
-
-    def next(self, manifest: str, namespace: str) -> str:
-        """A name not yet used in ``namespace`` by this test."""
-        base = Path(manifest).name.removesuffix(".yaml")[:50]
-        name, n = base, 1
-        while (namespace, name) in self._used:
-            n += 1
-            name = f"{base}-{n}"
-        self._used.add((namespace, name))
-        return name
-
-
 @dataclass
 class Prepared:
     """A test's namespace and the pods created in it before the test started.
@@ -121,7 +86,7 @@ class Prepared:
 PREPARED_KEY = pytest.StashKey[Prepared]()
 
 
-def prepare(state: RunState, cluster: Cluster, item: pytest.Item) -> Prepared:
+def prepare_test(state: RunState, cluster: Cluster, item: pytest.Item) -> Prepared:
     """Create ``item``'s namespace and declared pods (without waiting for them)."""
     settings = state.require_settings()
     namespace = state.namespaces().create("restricted", test_id=item.nodeid)
@@ -135,13 +100,8 @@ def prepare(state: RunState, cluster: Cluster, item: pytest.Item) -> Prepared:
     for key in declared_pods(item):
         pod: PodHandle | Exception
         try:
-            body = render_pod(
-                key.manifest,
-                prepared.names.next(key.manifest, namespace.name),
-                options,
-                pod_security=namespace.pod_security,
-                params=manifests.params_from_kwargs(key.kwargs()),
-                known_nodes=cluster.facts.nodes,
+            body = render_test_pod(
+                cluster, namespace, prepared.names, options, key.manifest, key.kwargs()
             )
             pod = launch_pod(cluster.api, namespace.name, body, wait=False)
         except Exception as err:  # kept, and raised in the test that asks for this pod
@@ -172,7 +132,7 @@ class Prestart:
         while self.submitted < min(len(self.queue), here + 1 + self.window):
             upcoming = self.queue[self.submitted]
             self.futures[upcoming.nodeid] = self.pool.submit(
-                prepare, self.state, self.cluster, upcoming
+                prepare_test, self.state, self.cluster, upcoming
             )
             self.submitted += 1
 

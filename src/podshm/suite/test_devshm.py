@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from podshm.objects import MANAGED_BY_LABEL, MANAGED_BY_RUN
 from podshm.suite.checks import assert_size, fill_to_enospc, measure
 
 pytestmark = [pytest.mark.shm]
@@ -128,7 +129,7 @@ def overhead_runtime_class(podshm_cluster, podshm_namespace, podshm_runtime_clas
         {
             "apiVersion": "node.k8s.io/v1",
             "kind": "RuntimeClass",
-            "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "podshm"}},
+            "metadata": {"name": name, "labels": {MANAGED_BY_LABEL: MANAGED_BY_RUN}},
             "handler": handler,
             "overhead": {"podFixed": {"memory": OVERHEAD}},
         }
