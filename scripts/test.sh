@@ -44,10 +44,11 @@ bash scripts/bootstrap.sh
 stage "lint, format and types (make lint)"
 make lint
 
-stage "mutation check of the sizing rule"
+stage "mutation check of the sizing rule and object rules"
 # Every mutant of the kubelet's sizing rule must make a unit test fail (unmutated baseline
 # first; a copy of the source, never the tree itself).
 .venv/bin/python scripts/mutation_check.py src/podshm/expectations.py tests/unit/test_expectations.py
+.venv/bin/python scripts/mutation_check.py src/podshm/objects.py tests/unit/test_objects.py
 
 stage "local cluster up (builds what the cache lacks)"
 # `cluster up` builds (cached under ~/.cache/podshm), recovers from a dead cluster, imports

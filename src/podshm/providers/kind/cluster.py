@@ -13,6 +13,7 @@ from typing import Any, TextIO
 from podshm.build import gobuild
 from podshm.build.pins import Pins, pins_for
 from podshm.errors import PodshmError
+from podshm.objects import node_ready
 from podshm.providers.kind import components as kind_components
 from podshm.providers.kind import docker_engine
 
@@ -145,13 +146,7 @@ def wait_ready(count: int, log: TextIO, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         items = node_objects()
-        ready = [
-            i["metadata"]["name"]
-            for i in items
-            if any(
-                c["type"] == "Ready" and c["status"] == "True" for c in i["status"]["conditions"]
-            )
-        ]
+        ready = [i["metadata"]["name"] for i in items if node_ready(i)]
         if len(ready) >= count:
             print(f"podshm: kind: {len(ready)} nodes Ready", file=log, flush=True)
             return

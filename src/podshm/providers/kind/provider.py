@@ -17,6 +17,7 @@ from typing import TextIO
 from podshm.build.pins import Pins
 from podshm.errors import PodshmError
 from podshm.image import oci
+from podshm.objects import node_ready
 from podshm.providers.base import Request, Running
 from podshm.providers.common.mounts import mounts_under
 from podshm.providers.kind import docker_engine, network, node_image
@@ -149,9 +150,8 @@ class KindProvider:
             report["error"] = str(exc)
             return report
         for item in items:
-            conds = {c["type"]: c["status"] for c in item["status"]["conditions"]}
             nodes[item["metadata"]["name"]] = {
-                "ready": conds.get("Ready") == "True",
+                "ready": node_ready(item),
                 "kubelet": item["status"]["nodeInfo"]["kubeletVersion"],
                 "runtime": item["status"]["nodeInfo"]["containerRuntimeVersion"],
             }

@@ -6,7 +6,9 @@ import json
 import ssl
 import urllib.error
 import urllib.request
+from typing import Any
 
+from podshm.objects import node_ready
 from podshm.providers.local.layout import Layout
 from podshm.providers.local.plan import SERVER
 
@@ -49,9 +51,14 @@ class AdminApi:
                 raise
 
     def node_ready(self, name: str) -> bool:
+        """Whether node ``name`` is Ready, as the API server has it."""
+        return node_ready(self.node(name))
+
+    def node(self, name: str) -> dict[str, Any]:
+        """The Node object ``name``."""
         _, body = self.get(f"{SERVER}/api/v1/nodes/{name}")
-        conditions = json.loads(body).get("status", {}).get("conditions", [])
-        return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+        found: dict[str, Any] = json.loads(body)
+        return found
 
 
 def etcd_get(layout: Layout, url: str) -> str:

@@ -12,7 +12,6 @@ components at most N-1 behind the API server) holds at every moment. The contain
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
 import time
 from pathlib import Path
@@ -20,20 +19,17 @@ from typing import TextIO
 
 from podshm.build.pins import Pins
 from podshm.errors import PodshmError
+from podshm.objects import node_ready
 from podshm.providers.local import daemons, lifecycle, startup
 from podshm.providers.local.layout import Layout
-from podshm.providers.local.plan import SERVER
 from podshm.providers.local.probes import AdminApi
 from podshm.providers.local.state import running_record, write_record
 
 
 def _kubelet_reports(api: AdminApi, node: str, version: str) -> bool:
-    _, body = api.get(f"{SERVER}/api/v1/nodes/{node}")
-    status = json.loads(body).get("status", {})
-    ready = any(
-        c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions", [])
-    )
-    return ready and status.get("nodeInfo", {}).get("kubeletVersion") == version
+    found = api.node(node)
+    kubelet = (found.get("status") or {}).get("nodeInfo", {}).get("kubeletVersion")
+    return node_ready(found) and kubelet == version
 
 
 def upgrade(pins: Pins, log: TextIO = sys.stderr) -> dict[str, float]:

@@ -11,8 +11,10 @@ import json
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
+from podshm.objects import MANAGED_BY_LABEL, MANAGED_BY_LOCAL_CLUSTER
+
 CRI_RUNTIMES = "plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes"
-MANAGED_BY = {"app.kubernetes.io/managed-by": "podshm-cluster"}
+MANAGED_BY = {MANAGED_BY_LABEL: MANAGED_BY_LOCAL_CLUSTER}
 
 
 class Runtime(Protocol):
