@@ -70,9 +70,10 @@ test -x "$r/usr/lib/cni/bridge" -a -x "$r/usr/lib/cni/host-local"
 def mkfs_command(
     source: Path, image: Path, size_mib: int, label: str, seed: str
 ) -> tuple[list[str], dict[str, str]]:
-    """``mkfs.ext4 -d``: an ext4 image of ``source`` (pure). The UUID, hash seed and clock are
-    fixed from ``seed``, so the same tree gives the same image; inode tables are written now
-    (not lazily by the guest's kernel, which would spend TCG time on it every boot)."""
+    """``mkfs.ext4 -d``: an ext4 image of ``source`` (pure). The file system's UUID and hash
+    seed follow from ``seed`` and its clock is fixed, so an image names its inputs (not
+    byte-identical: the source's access times still leak in); inode tables are written now,
+    not lazily by the guest's kernel, which would spend TCG time on it every boot."""
     fs_uuid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"podshm-vm:{label}:{seed}"))
     argv = [
         *("mkfs.ext4", "-q", "-F", "-L", label, "-U", fs_uuid, "-m", "0"),
