@@ -20,7 +20,8 @@ lint:
 
 # Fast feedback, no cluster: lint, format and type checks, then unit tests, host IPC, image
 # parts and the plugin's option tests (about two minutes warm; needs `make test` or
-# scripts/bootstrap.sh once for .venv).
+# scripts/bootstrap.sh once for .venv). The VM boot (-m vm, tests/host/test_vm.py) runs in
+# `make test` only.
 check: lint
 	.venv/bin/pytest tests/unit tests/host tests/plugin/test_options_markers.py \
-		--deselect tests/host/test_image.py -m "not cluster" -q -p no:cacheprovider
+		--deselect tests/host/test_image.py -m "not cluster and not vm" -q -p no:cacheprovider

@@ -3,7 +3,7 @@
 The podshm plugin itself loads through its ``pytest11`` entry point; this file
 only enables ``pytester`` for the plugin's tests and orders the tests that must
 come last: the leftover-namespace check, then the cluster lifecycle tests
-(which take the local cluster down).
+(which take the local cluster down); registers the project-only markers.
 """
 
 from __future__ import annotations
@@ -17,6 +17,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "run_last(order): run after every other test, lower order first (project tests only)",
+    )
+    config.addinivalue_line(
+        "markers",
+        "vm: boots podshm's VM node in QEMU (TCG; minutes cold; select with -m vm, project "
+        "tests only)",
     )
 
 

@@ -7,6 +7,13 @@
 #   gcc, libseccomp-dev, pkg-config  build runc with seccomp (RuntimeDefault profiles)
 #   docker.io                   the engine of the kind provider (podshm starts its own dockerd)
 #   crun                        the second runtime of the local cluster (--runtimes runc,crun)
+#   qemu-system-x86             the VM node's machine (TCG: /dev/kvm is not required)
+#   qemu-utils                  qemu-img: each VM boot writes to its own qcow2 overlay
+#   kmod                        depmod: the index files of the VM kernel's modules
+#   socat                       the VM reaches the host's loopback-only API server through it
+#   e2fsprogs                   mkfs.ext4 -d: the VM's root and boot disks
+#   (the VM's kernel and busybox-static are not installed: `apt-get download` unpacks them
+#   into podshm's cache, so the host's own kernel and busybox are never touched)
 #   + scripts/install-image-deps.sh: mmdebstrap and friends for the offline test image
 # Go (1.26+, for Kubernetes, containerd, etcd and runc) must be on PATH; an older go
 # fetches the right toolchain itself through the Go module proxy (GOTOOLCHAIN=auto).
@@ -18,7 +25,8 @@ if [[ ${EUID:-$(id -u)} -ne 0 ]]; then
   exit 2
 fi
 
-packages=(containernetworking-plugins iproute2 mount gcc libseccomp-dev pkg-config python3-venv docker.io crun)
+packages=(containernetworking-plugins iproute2 mount gcc libseccomp-dev pkg-config python3-venv docker.io crun
+  qemu-system-x86 qemu-utils kmod socat e2fsprogs)
 missing=()
 for pkg in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
