@@ -49,6 +49,7 @@ stage "mutation check of the sizing rule and object rules"
 # first; a copy of the source, never the tree itself).
 .venv/bin/python scripts/mutation_check.py src/podshm/expectations.py tests/unit/test_expectations.py
 .venv/bin/python scripts/mutation_check.py src/podshm/objects.py tests/unit/test_objects.py
+.venv/bin/python scripts/mutation_check.py src/podshm/pressure.py tests/unit/test_pressure.py
 
 stage "local cluster up (builds what the cache lacks)"
 # `cluster up` builds (cached under ~/.cache/podshm), recovers from a dead cluster, imports

@@ -58,6 +58,14 @@ OWN_LIMITS_DECLARE_SINCE = (1, 37)
 # (pkg/apis/core/v1/helper/qos/qos.go ComputePodQOS in v1.36.3 and v1.37.2; CHANGELOG-1.37).
 POD_LEVEL_QOS_FIX_SINCE = (1, 37)
 
+# The kubelet mounts a memory-backed emptyDir with `noswap` where the kernel has it, so swap
+# never takes pod memory from the tmpfs: pkg/volume/emptydir/empty_dir.go
+# generateTmpfsMountOptions, gated by pkg/kubelet/util/swap/swap_util.go
+# IsTmpfsNoswapOptionSupported (kernel >= TmpfsNoswapSupportKernelVersion "6.4", and not when
+# the kubelet itself runs in a user namespace), in every supported kubelet (v1.33.13 to
+# v1.37.2). The runtime's own /dev/shm (containerd's sandbox mount) never has it.
+TMPFS_NOSWAP_KERNEL = (6, 4)
+
 ENFORCED_ENOSPC = "ENOSPC"
 ENFORCED_EVICTION = "eviction"
 ENFORCED_DISK = "disk"
@@ -91,6 +99,8 @@ class ShmExpectation:
     enforced_by: str  # ENOSPC, eviction, disk
     rule: str  # the reasoning, for reports and assertion messages
     source: str = "computed"  # or the expectations file that overrode it
+    noswap: bool | None = None
+    """Whether the tmpfs must carry ``noswap`` (None: not predicted, e.g. kernel unknown)."""
 
 
 # -- sizes -------------------------------------------------------------------------------------
@@ -131,13 +141,23 @@ def tmpfs_default_size(mem_total: int, page: int = PAGE_SIZE) -> int:
     return (mem_total // page // 2) * page
 
 
+def kernel_release(text: str | None) -> tuple[int, int] | None:
+    """(6, 18) from a node's kernelVersion such as ``6.18.44-fc-v1147``; None if unreadable."""
+    parts = (text or "").split(".")
+    if len(parts) < 2 or not parts[0].isdigit():
+        return None
+    minor = "".join(ch for ch in parts[1].split("-")[0] if ch.isdigit())
+    return (int(parts[0]), int(minor)) if minor else None
+
+
 def version_at_least(version: tuple[int, int] | None, since: tuple[int, int]) -> bool:
     """Unknown versions count as current (a 1.37 suite mostly meets recent clusters)."""
     return version is None or version >= since
 
 
 # -- the kubelet's pod memory limit ------------------------------------------------------------
-def _memory_limit(resources: Mapping[str, Any] | None) -> int:
+def memory_limit_of(resources: Mapping[str, Any] | None) -> int:
+    """``limits.memory`` of a container's (or the pod's) resources in bytes; 0 when unset."""
     limits = (resources or {}).get("limits") or {}
     value = limits.get("memory")
     return quantity_to_bytes(value) if value not in (None, "") else 0
@@ -159,11 +179,11 @@ def aggregate_container_memory_limit(spec: Mapping[str, Any]) -> int:
     container needs its own limit plus the sidecars started before it; the pod needs the larger
     of the two.
     """
-    total = sum(_memory_limit(c.get("resources")) for c in spec.get("containers") or [])
+    total = sum(memory_limit_of(c.get("resources")) for c in spec.get("containers") or [])
     sidecars = 0
     init_peak = 0
     for c in spec.get("initContainers") or []:
-        limit = _memory_limit(c.get("resources"))
+        limit = memory_limit_of(c.get("resources"))
         if c.get("restartPolicy") == "Always":
             total += limit
             sidecars += limit
@@ -178,10 +198,10 @@ def _every_container_declares(spec: Mapping[str, Any], own_limits_only: bool) ->
     OWN_LIMITS_DECLARE_SINCE for how init containers and sidecars were judged before 1.37)."""
     containers = list(spec.get("initContainers") or []) + list(spec.get("containers") or [])
     if own_limits_only:
-        return all(_memory_limit(c.get("resources")) > 0 for c in containers)
+        return all(memory_limit_of(c.get("resources")) > 0 for c in containers)
     sidecars = 0
     for c in spec.get("initContainers") or []:
-        own = _memory_limit(c.get("resources"))
+        own = memory_limit_of(c.get("resources"))
         if c.get("restartPolicy") == "Always":
             sidecars += own
             seen = sidecars
@@ -189,7 +209,7 @@ def _every_container_declares(spec: Mapping[str, Any], own_limits_only: bool) ->
             seen = own + sidecars
         if seen <= 0:
             return False
-    return all(_memory_limit(c.get("resources")) > 0 for c in spec.get("containers") or [])
+    return all(memory_limit_of(c.get("resources")) > 0 for c in spec.get("containers") or [])
 
 
 def pod_memory_limit(
@@ -217,7 +237,7 @@ def pod_memory_limit(
     # mutation: equivalent boolop -> pod_level_resources because the branch only acts on a
     # pod-level memory limit > 0, and such a limit already makes pod_level_resources_set true
     if pod_level_resources and pod_level_resources_set(spec):
-        pod_limit = _memory_limit(spec.get("resources"))
+        pod_limit = memory_limit_of(spec.get("resources"))
         if pod_limit > 0:
             declared = True
             limit = pod_limit
@@ -272,10 +292,12 @@ def expect_devshm(
     node_allocatable: int | None,
     node_capacity: int | None,
     kubelet_version: tuple[int, int] | None,
+    kernel: tuple[int, int] | None = None,
     default_shm_size: int = DEFAULT_SHM_SIZE,
     page: int = PAGE_SIZE,
 ) -> ShmExpectation:
-    """What /dev/shm should be in a pod with this (admitted) spec on this node."""
+    """What /dev/shm should be in a pod with this (admitted) spec on this node (``kernel``:
+    its release, which decides the ``noswap`` option of a memory-backed emptyDir)."""
     volume = memory_volume_at(spec)
     if volume is None:
         return ShmExpectation(
@@ -284,6 +306,7 @@ def expect_devshm(
             size_bytes=page_round_up(default_shm_size, page),
             enforced_by=ENFORCED_ENOSPC,
             rule=f"no volume at /dev/shm: the runtime's default tmpfs of {default_shm_size} bytes",
+            noswap=False,
         )
     empty_dir = volume.get("emptyDir")
     # mutation: equivalent boolop -> (empty_dir or {}).get("medium") != "Memory" because
@@ -332,41 +355,8 @@ def expect_devshm(
         size_bytes=page_round_up(size, page),
         enforced_by=ENFORCED_ENOSPC,
         rule=f"memory-backed emptyDir: size={size} from {why} (calculateEmptyDirMemorySize)",
+        noswap=None if kernel is None else kernel >= TMPFS_NOSWAP_KERNEL,
     )
-
-
-# -- what stops a writer filling a memory-backed /dev/shm --------------------------------------
-# Pages a process writes into a tmpfs are charged to the writer's memory cgroup (mm/shmem.c
-# shmem_alloc_and_add_folio -> mem_cgroup_charge), not to the volume. Without swap they cannot
-# be reclaimed, so a writer whose container limit is below the room left in the tmpfs reaches
-# its limit first and the kernel OOM-kills it (SIGKILL: exit 137, no ENOSPC); a writer with
-# room to spare fills the tmpfs and write() fails with ENOSPC. Within FILL_MARGIN of each
-# other the writer's own memory (the interpreter) decides, and nothing is predicted.
-FILL_OOM_KILLED = "OOMKilled"
-FILL_ENOSPC = "ENOSPC"
-FILL_MARGIN = 32 * MIB
-
-
-def container_memory_limit(spec: Mapping[str, Any], container: str) -> int | None:
-    """``resources.limits.memory`` of one app container, None when it sets none."""
-    for c in spec.get("containers") or []:
-        if c.get("name") == container:
-            return _memory_limit(c.get("resources")) or None
-    return None
-
-
-def fill_outcome(container_limit: int | None, room: int) -> tuple[str | None, str]:
-    """What ends a fill of a memory-backed tmpfs with ``room`` bytes free, by a writer in a
-    container limited to ``container_limit``: (outcome or None, the rule used)."""
-    if container_limit is None or container_limit >= room + FILL_MARGIN:
-        return FILL_ENOSPC, f"the writer's limit ({container_limit}) leaves room for {room} bytes"
-    if container_limit < room:
-        return (
-            FILL_OOM_KILLED,
-            f"tmpfs pages are charged to the writer's cgroup: its limit {container_limit} < the "
-            f"{room} bytes free",
-        )
-    return None, f"the writer's limit {container_limit} is within {FILL_MARGIN} of {room}"
 
 
 def sizes_match(observed: int | None, expected: int | None, page: int = PAGE_SIZE) -> bool:

@@ -13,7 +13,7 @@ Pure: the rules read the cluster's facts through the small views below and do no
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -31,6 +31,9 @@ class NodeView(Protocol):
     @property
     def ready(self) -> bool: ...
 
+    @property
+    def runtime_handlers(self) -> Mapping[str, Mapping[str, bool]]: ...
+
 
 class FactsView(Protocol):
     """What the rules read of the cluster."""
@@ -40,29 +43,57 @@ class FactsView(Protocol):
 
 
 @dataclass(frozen=True)
+class Where:
+    """Where a scenario's pods will run: the runtime handler of its RuntimeClass (``""``: the
+    node's default) and the node it is pinned to (None: any Ready node)."""
+
+    handler: str = ""
+    node: str | None = None
+
+    def nodes(self, facts: FactsView) -> list[NodeView]:
+        """The nodes the pods may land on."""
+        return [n for n in facts.nodes if n.ready and self.node in (None, n.name)]
+
+
+@dataclass(frozen=True)
 class Need:
     """One precondition: the marker that declares it and the rule that checks it."""
 
     marker: str
     what: str
     """What the scenario needs, as the reason says it: ``2 Ready nodes``."""
-    has: Callable[[FactsView], str | None]
+    has: Callable[[FactsView, Where], str | None]
     """What the cluster has instead (``1``), or None when the need is met."""
     include: str
     """How to run the scenario after all: ``run on kind --nodes 3 to include it``."""
 
-    def unmet(self, facts: FactsView) -> str | None:
+    def unmet(self, facts: FactsView, where: Where = Where()) -> str | None:
         """The not-applicable reason (without :data:`NOT_APPLICABLE`), or None if met."""
-        has = self.has(facts)
+        has = self.has(facts, where)
         if has is None:
             return None
         return f"needs {self.what}; cluster has {has}: {self.include}"
 
 
-def _ready_nodes_below(count: int) -> Callable[[FactsView], str | None]:
-    def has(facts: FactsView) -> str | None:
+def _ready_nodes_below(count: int) -> Callable[[FactsView, Where], str | None]:
+    def has(facts: FactsView, where: Where) -> str | None:
         ready = sum(1 for node in facts.nodes if node.ready)
         return None if ready >= count else str(ready)
+
+    return has
+
+
+def _handler_lacks(feature: str) -> Callable[[FactsView, Where], str | None]:
+    def has(facts: FactsView, where: Where) -> str | None:
+        name = where.handler or "the default handler"
+        lacking = [
+            n.name
+            for n in where.nodes(facts)
+            if not n.runtime_handlers.get(where.handler, {}).get(feature, False)
+        ]
+        if not lacking:
+            return None
+        return f"{name} without {feature} on {', '.join(lacking)} (node status runtimeHandlers)"
 
     return has
 
@@ -76,6 +107,12 @@ NEEDS: dict[str, Need] = {
             _ready_nodes_below(2),
             "run on a cluster with two nodes (podshm cluster up --provider kind --nodes 3) "
             "to include it",
+        ),
+        Need(
+            "userns_runtime",
+            "a runtime handler with user namespaces",
+            _handler_lacks("userNamespaces"),
+            "run it under a RuntimeClass whose runtime supports them (runc 1.2+, crun 1.9+)",
         ),
     )
 }
@@ -91,6 +128,6 @@ def is_not_applicable(text: object) -> bool:
     return str(text or "").removeprefix("Skipped: ").startswith(NOT_APPLICABLE)
 
 
-def unmet_needs(markers: Sequence[str], facts: FactsView) -> list[str]:
+def unmet_needs(markers: Sequence[str], facts: FactsView, where: Where = Where()) -> list[str]:
     """The reasons why a scenario with these markers cannot run on this cluster."""
-    return [r for m in markers if m in NEEDS and (r := NEEDS[m].unmet(facts)) is not None]
+    return [r for m in markers if m in NEEDS and (r := NEEDS[m].unmet(facts, where)) is not None]

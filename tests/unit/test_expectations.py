@@ -359,36 +359,6 @@ def test_empty_pod_level_resources_made_a_pod_best_effort_from_1_34_until_1_37()
     assert expect_devshm("x", pod, **{**NODE, "kubelet_version": (1, 36)}).size_bytes == 256 * MIB
 
 
-def test_a_writer_limited_below_the_room_is_oom_killed_before_enospc():
-    """tmpfs pages are charged to the writer's cgroup (mm/shmem.c): its limit comes first."""
-    from podshm.expectations import FILL_ENOSPC, FILL_OOM_KILLED, fill_outcome
-
-    assert fill_outcome(64 * MIB, 128 * MIB)[0] == FILL_OOM_KILLED
-    assert fill_outcome(None, 128 * MIB)[0] == FILL_ENOSPC
-    assert fill_outcome(512 * MIB, 128 * MIB)[0] == FILL_ENOSPC
-    assert fill_outcome(128 * MIB + 1, 128 * MIB)[0] is None  # the interpreter decides
-    # The boundaries: a limit equal to the room is not below it; room + margin is room enough.
-    assert fill_outcome(128 * MIB, 128 * MIB)[0] is None
-    assert fill_outcome(128 * MIB - 1, 128 * MIB)[0] == FILL_OOM_KILLED
-    assert fill_outcome(160 * MIB, 128 * MIB)[0] == FILL_ENOSPC
-    assert fill_outcome(160 * MIB - 1, 128 * MIB)[0] is None
-
-
-def test_a_containers_own_memory_limit():
-    from podshm.expectations import container_memory_limit
-
-    spec = {
-        "containers": [
-            {"name": "sender", "resources": {"limits": {"memory": "64Mi"}}},
-            {"name": "receiver"},
-        ]
-    }
-    assert container_memory_limit(spec, "sender") == 64 * MIB
-    assert container_memory_limit(spec, "receiver") is None
-    assert container_memory_limit(spec, "absent") is None
-    assert container_memory_limit({}, "sender") is None  # no containers at all
-
-
 # -- the boundaries of each rule (scripts/mutation_check.py: a mutant of any must fail here) ---
 def test_a_pod_limit_above_node_allocatable_leaves_allocatable():
     """calculateEmptyDirMemorySize takes the pod limit only when it is <= node allocatable: a
@@ -543,3 +513,26 @@ def test_human_size_switches_unit_at_exactly_one_unit():
     assert human_size(1024) == "1.0 KiB"
     assert human_size(MIB) == "1.0 MiB"
     assert human_size(1023) == "1023 B"
+
+
+def test_a_memory_backed_emptydir_is_noswap_from_kernel_6_4_and_the_runtimes_shm_never():
+    """generateTmpfsMountOptions adds noswap when IsTmpfsNoswapOptionSupported (kernel >=
+    6.4); containerd's own /dev/shm has no such option."""
+    from podshm.expectations import kernel_release
+
+    memory = {
+        "volumes": [{"name": "shm", "emptyDir": {"medium": "Memory"}}],
+        "containers": [{"name": "c", "volumeMounts": [{"name": "shm", "mountPath": "/dev/shm"}]}],
+    }
+    node = {"node_allocatable": 8 * 2**30, "node_capacity": 16 * 2**30, "kubelet_version": (1, 37)}
+    assert expect_devshm("m", memory, kernel=(6, 4), **node).noswap is True
+    assert expect_devshm("m", memory, kernel=(6, 3), **node).noswap is False
+    assert expect_devshm("m", memory, kernel=(6, 18), **node).noswap is True
+    assert expect_devshm("m", memory, kernel=None, **node).noswap is None
+    assert (
+        expect_devshm("d", {"containers": [{"name": "c"}]}, kernel=(6, 18), **node).noswap is False
+    )
+    assert kernel_release("6.18.44-fc-v1147") == (6, 18)
+    assert kernel_release("6.1.0-40-cloud-amd64") == (6, 1)
+    assert kernel_release("5.15.0-1057-gke") == (5, 15)
+    assert kernel_release("") is None and kernel_release("linux") is None

@@ -3,15 +3,16 @@ cluster has and how to include the scenario; only these reasons count as not app
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from podshm.preconditions import NEEDS, is_not_applicable, reason, unmet_needs
+from podshm.preconditions import NEEDS, Where, is_not_applicable, reason, unmet_needs
 
 
 @dataclass(frozen=True)
 class Node:
     name: str
     ready: bool = True
+    runtime_handlers: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -39,3 +40,21 @@ def test_the_reason_is_recognised_in_every_form_pytest_keeps_it():
     assert is_not_applicable("Skipped: " + text)  # a skip's longrepr
     assert not is_not_applicable("Skipped: cannot reach the cluster")
     assert not is_not_applicable(None)
+
+
+def test_a_user_namespaced_pod_needs_its_handler_to_support_user_namespaces_on_its_node():
+    """The node reports each handler's features (status.runtimeHandlers); crun 1.8 reports
+    userNamespaces: false, and the kubelet refuses hostUsers: false under it."""
+    handlers = {"runc": {"userNamespaces": True}, "crun": {"userNamespaces": False}}
+    facts = Facts((Node("vm", runtime_handlers=handlers),))
+    assert unmet_needs(["userns_runtime"], facts, Where("runc")) == []
+    assert unmet_needs(["userns_runtime"], facts, Where("crun")) == [
+        "needs a runtime handler with user namespaces; cluster has crun without userNamespaces "
+        "on vm (node status runtimeHandlers): run it under a RuntimeClass whose runtime "
+        "supports them (runc 1.2+, crun 1.9+)"
+    ]
+    # The default handler ("") must say so itself; a handler a node does not report lacks it.
+    assert unmet_needs(["userns_runtime"], facts, Where("")) != []
+    pinned = Facts((Node("vm", runtime_handlers=handlers), Node("other")))
+    assert unmet_needs(["userns_runtime"], pinned, Where("runc", node="vm")) == []
+    assert unmet_needs(["userns_runtime"], pinned, Where("runc")) != []

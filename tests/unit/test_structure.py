@@ -98,7 +98,9 @@ LAYERS: list[tuple[str, ...]] = [
     (  # pure rules (data in, data out) and small utilities
         "podshm.names",
         "podshm.preconditions",
+        "podshm.objects",
         "podshm.expectations",
+        "podshm.pressure",
         "podshm.manifests",
         "podshm.yamlfile",
         "podshm.deviations",
@@ -168,6 +170,7 @@ FORBIDDEN = [
     ("podshm.names", PURE),
     ("podshm.objects", PURE),
     ("podshm.preconditions", PURE),
+    ("podshm.pressure", PURE),
     ("podshm.expectations", ["podshm.kube", "podshm.plugin"]),
     ("podshm.plugin", ["podshm.cli", "podshm.runner", "podshm.providers", "podshm.image"]),
     # The scenarios test any cluster: they never reach podshm's own.

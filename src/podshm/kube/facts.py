@@ -45,6 +45,9 @@ class NodeFacts:
     annotations: dict[str, str] = field(default_factory=dict, compare=False)
     labels: dict[str, str] = field(default_factory=dict, compare=False)
     image_digests: dict[str, str] = field(default_factory=dict, compare=False)
+    runtime_handlers: dict[str, dict[str, bool]] = field(default_factory=dict, compare=False)
+    """Handler name (``""``: the default) -> the features the runtime reports for it
+    (``status.runtimeHandlers``: ``userNamespaces``, ``recursiveReadOnlyMounts``)."""
     """``repo:tag`` -> ``repo@sha256:...`` for the images the node holds (same entry)."""
 
     @property
@@ -94,6 +97,12 @@ class NodeFacts:
                 if "@sha256:" in str(digest)
                 for name in image.get("names") or []
                 if "@" not in str(name)
+            },
+            runtime_handlers={
+                str(h.get("name", "")): {
+                    str(k): bool(v) for k, v in (h.get("features") or {}).items()
+                }
+                for h in status.get("runtimeHandlers") or []
             },
         )
 

@@ -12,8 +12,9 @@ import pytest
 
 from podshm.errors import PodshmError
 from podshm.kube.facts import ClusterFacts
+from podshm.plugin.params import NODE_FIXTURE, RUNTIME_FIXTURE, item_param
 from podshm.plugin.state import RunState
-from podshm.preconditions import NEEDS, is_not_applicable, reason, unmet_needs
+from podshm.preconditions import NEEDS, Where, is_not_applicable, reason, unmet_needs
 
 REASONS_KEY = pytest.StashKey[list[str]]()
 
@@ -30,7 +31,11 @@ def reasons(state: RunState, item: pytest.Item) -> list[str]:
         except PodshmError:
             return []
         markers = [m.name for m in item.iter_markers() if m.name in NEEDS]
-        item.stash[REASONS_KEY] = unmet_needs(markers, facts)
+        handlers = {rc.name: rc.handler for rc in facts.runtime_classes}
+        runtime_class = item_param(item, RUNTIME_FIXTURE)
+        node = item_param(item, NODE_FIXTURE) or state.require_settings().node
+        where = Where(handlers.get(runtime_class or "", runtime_class or ""), node)
+        item.stash[REASONS_KEY] = unmet_needs(markers, facts, where)
     return item.stash[REASONS_KEY]
 
 

@@ -21,6 +21,8 @@ def measure(pod, podshm_expect, podshm_record, scenario: str, key: str | None = 
     podshm_record.shm(scenario, expectation, info.get("size_bytes"), bool(info.get("is_tmpfs")))
     podshm_record("shm_fs_type", info.get("fs_type"))
     podshm_record("shm_size_option", info.get("size_option"))
+    options = set(info.get("mount_options") or []) | set(info.get("super_options") or [])
+    podshm_record("shm_noswap", "noswap" in options)
     return expectation, info
 
 
@@ -34,6 +36,20 @@ def assert_size(expectation, info) -> None:
     assert info.get("size_bytes") == expectation.size_bytes, (
         f"/dev/shm is {info.get('size_bytes')} bytes ({ipc.mount_text(info)}), expected "
         f"{expectation.size_bytes}: {expectation.rule}"
+    )
+    assert_swap_option(expectation, info)
+
+
+def assert_swap_option(expectation, info) -> None:
+    """``noswap`` exactly where the kubelet sets it (a memory-backed emptyDir on a kernel with
+    it): without it swap may take the pod's shared memory from the node."""
+    if expectation.noswap is None:
+        return
+    options = set(info.get("mount_options") or []) | set(info.get("super_options") or [])
+    has = "noswap" in options
+    assert has is expectation.noswap, (
+        f"/dev/shm is mounted {'with' if has else 'without'} noswap ({sorted(options)}); "
+        f"expected {'with' if expectation.noswap else 'without'}: {expectation.rule}"
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from podshm.expectations import FILL_ENOSPC, FILL_OOM_KILLED, container_memory_limit, fill_outcome
+from podshm.pressure import FILL_ENOSPC, FILL_OOM_KILLED, container_memory_limit, fill_outcome
 from podshm.suite import helpers as ipc
 from podshm.suite.checks import assert_size, fill_up, measure
 
