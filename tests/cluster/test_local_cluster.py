@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
-from podshm.build import components
+from podshm.build.pins import DEFAULT
 from podshm.kube.cluster import Cluster
 from podshm.kube.namespaces import Namespace
 from podshm.providers.local.layout import CONTEXT_NAME, Layout
@@ -57,13 +57,11 @@ def test_suite_targets_the_local_cluster(podshm_cluster: Cluster, layout: Layout
 
 def test_components_report_the_real_release(podshm_cluster: Cluster) -> None:
     facts = podshm_cluster.facts
-    assert facts.server_version == components.DEFAULT_K8S_VERSION
+    assert facts.server_version == DEFAULT.kubernetes
     (node,) = facts.nodes
     assert node.ready
-    assert node.kubelet_version == components.DEFAULT_K8S_VERSION
-    assert node.container_runtime == "containerd://" + components.DEFAULT_CONTAINERD_VERSION.lstrip(
-        "v"
-    )
+    assert node.kubelet_version == DEFAULT.kubernetes
+    assert node.container_runtime == "containerd://" + DEFAULT.containerd.lstrip("v")
 
 
 def test_node_reports_real_memory(podshm_cluster: Cluster) -> None:
@@ -120,12 +118,14 @@ def test_service_account_tokens_work(podshm_cluster: Cluster, podshm_namespace: 
     ).items:
         assert time.monotonic() < deadline, "no default ServiceAccount after 30 s"
         time.sleep(0.2)
-    request = client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[]))
+    # A plain body: the client validates model arguments by class identity, and pytester's
+    # in-process runs elsewhere in the session can leave a second copy of the models module.
+    request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}}
     token = core.create_namespaced_service_account_token(
         "default", podshm_namespace.name, request
     ).status.token
     review = client.AuthenticationV1Api(podshm_cluster.api.api_client).create_token_review(
-        client.V1TokenReview(spec=client.V1TokenReviewSpec(token=token))
+        {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}}
     )
     assert review.status.authenticated
     assert review.status.user.username == f"system:serviceaccount:{podshm_namespace.name}:default"

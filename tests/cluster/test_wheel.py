@@ -37,6 +37,18 @@ def run(argv: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: 
     return proc
 
 
+_LITTER = shutil.ignore_patterns(".git", ".venv", "*.egg-info", "__pycache__", ".*_cache")
+
+
+def ignore_checkout_litter(directory: str, names: list[str]) -> set[str]:
+    """What a build or test run leaves in the checkout; top-level only for build/ and
+    reports/, since src/podshm/build is a package of the same name."""
+    ignored = set(_LITTER(directory, names))
+    if Path(directory) == REPO:
+        ignored |= {"build", "reports"} & set(names)
+    return ignored
+
+
 @pytest.fixture(scope="module")
 def wheel_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh venv outside the checkout with the wheel built from it installed."""
@@ -47,9 +59,7 @@ def wheel_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
         REPO,
         source,
         symlinks=True,
-        ignore=shutil.ignore_patterns(
-            ".git", ".venv", "reports", "build", "*.egg-info", "__pycache__", ".*_cache"
-        ),
+        ignore=ignore_checkout_litter,
     )
     dist = work / "dist"
     run(

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from realcluster import ClusterEnv
 
-from podshm.providers.local import daemons, lifecycle, startup
+from podshm.providers.local import daemons, startup
+from podshm.providers.local.state import read_record
 
 pytestmark = [pytest.mark.cluster]
 
@@ -132,7 +133,7 @@ def test_the_api_server_stopped_mid_run_gives_one_line_and_ends_the_run(
     """kube-apiserver is stopped while a test runs: that test fails with one line, the run
     ends, the leftovers are reported by name; the API server is started again afterwards."""
     layout = real_cluster_env.cluster.layout
-    info = lifecycle.read_info(layout)
+    info = read_record(layout)
     assert info is not None
     run_id = real_cluster_env.new_run_id()
     test_file = pytester.makepyfile(test_stopped=STOPPED_MID_RUN)
@@ -157,7 +158,7 @@ def test_the_api_server_stopped_mid_run_gives_one_line_and_ends_the_run(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        restart_apiserver(layout, {k: Path(v) for k, v in info.binaries.items()})
+        restart_apiserver(layout, info.binary_paths())
     output = log.read_text()
     assert returncode == pytest.ExitCode.INTERRUPTED, output  # the run was stopped there
     assert "Traceback" not in output, output

@@ -19,14 +19,14 @@ from pathlib import Path
 import pytest
 from realcluster import ClusterEnv, assert_one_selected, run_id_of
 
-from podshm.build import components
+from podshm.build.pins import DEFAULT
 from podshm.kube.namespaces import KEEP_LABEL, TEST_ANNOTATION
 
 pytestmark = pytest.mark.cluster
 
 MIB = 1024 * 1024
-K8S_VERSION = components.DEFAULT_K8S_VERSION  # v1.37.2
-RUNTIME = "containerd://" + components.DEFAULT_CONTAINERD_VERSION.lstrip("v")  # 2.3.7
+K8S_VERSION = DEFAULT.kubernetes  # v1.37.2
+RUNTIME = "containerd://" + DEFAULT.containerd.lstrip("v")  # 2.3.7
 INNER_TIMEOUT_S = 300  # an inner run that hangs fails the test instead of the whole job
 DEFAULT_DEVSHM = "test_default_devshm_is_64mib_and_fills_to_enospc"
 
