@@ -21,6 +21,7 @@ Rules (Kubernetes v1.37 sources cited where they live):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -141,13 +142,13 @@ def tmpfs_default_size(mem_total: int, page: int = PAGE_SIZE) -> int:
     return (mem_total // page // 2) * page
 
 
+_KERNEL_RELEASE = re.compile(r"(\d+)\.(\d+)")
+
+
 def kernel_release(text: str | None) -> tuple[int, int] | None:
     """(6, 18) from a node's kernelVersion such as ``6.18.44-fc-v1147``; None if unreadable."""
-    parts = (text or "").split(".")
-    if len(parts) < 2 or not parts[0].isdigit():
-        return None
-    minor = "".join(ch for ch in parts[1].split("-")[0] if ch.isdigit())
-    return (int(parts[0]), int(minor)) if minor else None
+    match = _KERNEL_RELEASE.match(text or "")
+    return (int(match[1]), int(match[2])) if match else None
 
 
 def version_at_least(version: tuple[int, int] | None, since: tuple[int, int]) -> bool:

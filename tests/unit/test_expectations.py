@@ -535,4 +535,6 @@ def test_a_memory_backed_emptydir_is_noswap_from_kernel_6_4_and_the_runtimes_shm
     assert kernel_release("6.18.44-fc-v1147") == (6, 18)
     assert kernel_release("6.1.0-40-cloud-amd64") == (6, 1)
     assert kernel_release("5.15.0-1057-gke") == (5, 15)
-    assert kernel_release("") is None and kernel_release("linux") is None
+    assert kernel_release("6.4rc1") == (6, 4)
+    for unreadable in (None, "", "linux", "6", "6.x", "v6.4"):
+        assert kernel_release(unreadable) is None
