@@ -10,6 +10,7 @@ import json
 import string
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -19,16 +20,28 @@ from podshm.providers.local.pki import Pair
 POD_SUBNET = "10.244.0.0/24"
 SERVICE_CIDR = "10.96.0.0/16"
 BRIDGE = "podshm0"
+CNI_CONFLIST = "10-podshm.conflist"
 
 
-def kubeconfig(path: Path, *, server: str, ca: Path, client: Pair, user: str, context: str) -> Path:
-    """A kubeconfig with embedded paths to a client certificate (no tokens, no anonymous)."""
-    doc = {
+def kubeconfig_document(
+    *,
+    server: str,
+    ca: Path,
+    client: Pair,
+    user: str,
+    context: str,
+    tls_server_name: str | None = None,
+) -> dict[str, Any]:
+    """A kubeconfig naming a client certificate by path (no tokens, no anonymous), pure.
+    ``tls_server_name``: the name to verify when ``server`` is an address the API server's
+    certificate does not list (the VM node reaches it through a forward)."""
+    cluster: dict[str, str] = {"server": server, "certificate-authority": str(ca)}
+    if tls_server_name:
+        cluster["tls-server-name"] = tls_server_name
+    return {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [
-            {"name": context, "cluster": {"server": server, "certificate-authority": str(ca)}}
-        ],
+        "clusters": [{"name": context, "cluster": cluster}],
         "users": [
             {
                 "name": user,
@@ -41,6 +54,11 @@ def kubeconfig(path: Path, *, server: str, ca: Path, client: Pair, user: str, co
         "contexts": [{"name": context, "context": {"cluster": context, "user": user}}],
         "current-context": context,
     }
+
+
+def kubeconfig(path: Path, *, server: str, ca: Path, client: Pair, user: str, context: str) -> Path:
+    """Write :func:`kubeconfig_document` to ``path``, readable by root only."""
+    doc = kubeconfig_document(server=server, ca=ca, client=client, user=user, context=context)
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     path.chmod(0o600)
     return path
@@ -54,33 +72,58 @@ def can_lower_oom_score() -> bool:
     return False
 
 
-def containerd_toml(
-    layout: Layout, *, cni_bin: str, pause_image: str, runtime_tables: list[str]
-) -> Path:
-    """containerd 2.x (config version 3): cgroupfs, our own socket, CNI, sandbox image, and
-    one table per runtime (``podshm.providers.local.runtimes``)."""
+def containerd_text(
+    *,
+    root: Path,
+    state: Path,
+    socket: Path,
+    cni_bin: str,
+    cni_conf: Path,
+    pause_image: str,
+    runtime_tables: list[str],
+    restrict_oom: bool,
+) -> str:
+    """containerd 2.x (config version 3): cgroupfs, its own socket, CNI, the sandbox image,
+    one table per runtime (``podshm.providers.local.runtimes``); pure, for the host node and
+    the VM node alike."""
     template = (
         resources.files("podshm.providers.local").joinpath("containerd.toml.tmpl").read_text()
     )
-    text = string.Template(template).substitute(
+    return string.Template(template).substitute(
+        root=root,
+        state=state,
+        socket=socket,
+        runtimes="\n".join(runtime_tables),
+        cni_bin=cni_bin,
+        cni_conf=cni_conf,
+        pause_image=pause_image,
+        restrict_oom=str(restrict_oom).lower(),
+    )
+
+
+def containerd_toml(
+    layout: Layout, *, cni_bin: str, pause_image: str, runtime_tables: list[str]
+) -> Path:
+    """The host node's containerd config, written under the cluster's state."""
+    text = containerd_text(
         root=layout.containerd_root,
         state=layout.containerd_state,
         socket=layout.containerd_socket,
-        runtimes="\n".join(runtime_tables),
         cni_bin=cni_bin,
         cni_conf=layout.cni_conf,
         pause_image=pause_image,
-        restrict_oom=str(not can_lower_oom_score()).lower(),
+        runtime_tables=runtime_tables,
+        restrict_oom=not can_lower_oom_score(),
     )
     path = layout.config / "containerd.toml"
     path.write_text(text)
     return path
 
 
-def cni_conflist(layout: Layout) -> Path:
-    """A bridge network on its own bridge name; no masquerade, so no iptables is needed."""
-    layout.cni_conf.mkdir(parents=True, exist_ok=True)
-    doc = {
+def cni_document(subnet: str, data_dir: Path) -> dict[str, Any]:
+    """A bridge network on its own bridge name, ``subnet`` for the node's pods; no
+    masquerade, so no iptables is needed (pure)."""
+    return {
         "cniVersion": "1.0.0",
         "name": "podshm",
         "plugins": [
@@ -92,35 +135,42 @@ def cni_conflist(layout: Layout) -> Path:
                 "hairpinMode": True,
                 "ipam": {
                     "type": "host-local",
-                    "dataDir": str(layout.cni_data),
-                    "ranges": [[{"subnet": POD_SUBNET}]],
+                    "dataDir": str(data_dir),
+                    "ranges": [[{"subnet": subnet}]],
                     "routes": [{"dst": "0.0.0.0/0"}],
                 },
             },
             {"type": "loopback"},
         ],
     }
-    path = layout.cni_conf / "10-podshm.conflist"
-    path.write_text(json.dumps(doc, indent=2))
+
+
+def cni_conflist(layout: Layout) -> Path:
+    """The host node's CNI network, written where its containerd reads it."""
+    layout.cni_conf.mkdir(parents=True, exist_ok=True)
+    path = layout.cni_conf / CNI_CONFLIST
+    path.write_text(json.dumps(cni_document(POD_SUBNET, layout.cni_data), indent=2))
     return path
 
 
-def kubelet_config(
-    layout: Layout,
+def kubelet_document(
     *,
     minor: tuple[int, int],
     ca: Path,
     serving: Pair,
     cgroup_root: str,
+    runtime_endpoint: str,
     address: str = "127.0.0.1",
-) -> Path:
-    """KubeletConfiguration for a cgroup v1 host whose PID 1 is not systemd.
+    taints: tuple[dict[str, str], ...] = (),
+) -> dict[str, Any]:
+    """KubeletConfiguration for a node whose PID 1 is not systemd (pure): the host node
+    (cgroup v1) and the VM node (cgroup v2) differ only in the arguments.
 
     ``cgroupDriver: cgroupfs`` is explicit because a containerd 1.x has no
     RuntimeConfig call to tell the kubelet; from 1.35 the kubelet refuses cgroup v1
     unless ``failCgroupV1: false``.
     """
-    doc: dict[str, object] = {
+    doc: dict[str, Any] = {
         "apiVersion": "kubelet.config.k8s.io/v1beta1",
         "kind": "KubeletConfiguration",
         "address": address,
@@ -137,9 +187,10 @@ def kubelet_config(
         "tlsCertFile": str(serving.cert),
         "tlsPrivateKeyFile": str(serving.key),
         "cgroupDriver": "cgroupfs",
-        # Pods live in our own cgroup subtree, so teardown never touches anyone else's.
+        # Pods live in a cgroup subtree of the node's choosing (the host node: podshm's own,
+        # so teardown never touches anyone else's).
         "cgroupRoot": cgroup_root,
-        "containerRuntimeEndpoint": f"unix://{layout.containerd_socket}",
+        "containerRuntimeEndpoint": runtime_endpoint,
         "failSwapOn": False,
         "resolvConf": "/etc/resolv.conf",
         "serializeImagePulls": False,
@@ -154,12 +205,33 @@ def kubelet_config(
         "imageGCHighThresholdPercent": 100,
         "imageGCLowThresholdPercent": 99,
     }
+    if taints:
+        doc["registerWithTaints"] = [dict(t) for t in taints]
     # Every field above exists in each supported minor (1.33-1.37), checked against
     # k8s.io/kubelet@v0.<minor>.<patch> config/v1beta1/types.go. failCgroupV1 exists since
     # 1.31 but defaults to false up to 1.34 and to true from 1.35 (same file, "Default: true"),
     # so it is only needed, and only written, from 1.35.
     if minor >= (1, 35):
         doc["failCgroupV1"] = False
+    return doc
+
+
+def kubelet_config(
+    layout: Layout,
+    *,
+    minor: tuple[int, int],
+    ca: Path,
+    serving: Pair,
+    cgroup_root: str,
+) -> Path:
+    """The host node's kubelet config (loopback only), written under the cluster's state."""
+    doc = kubelet_document(
+        minor=minor,
+        ca=ca,
+        serving=serving,
+        cgroup_root=cgroup_root,
+        runtime_endpoint=f"unix://{layout.containerd_socket}",
+    )
     path = layout.config / "kubelet.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path

@@ -51,8 +51,23 @@ class AdminApi:
                 raise
 
     def node_ready(self, name: str) -> bool:
-        """Whether node ``name`` is Ready, as the API server has it."""
-        return node_ready(self.node(name))
+        """Whether node ``name`` is Ready, as the API server has it (not yet registered: no)."""
+        try:
+            return node_ready(self.node(name))
+        except urllib.error.HTTPError as err:
+            if err.code == 404:
+                return False
+            raise
+
+    def delete_node(self, name: str) -> None:
+        """Delete the Node object ``name`` (one already gone is fine)."""
+        request = urllib.request.Request(f"{SERVER}/api/v1/nodes/{name}", method="DELETE")
+        try:
+            with urllib.request.urlopen(request, context=self.ctx, timeout=10) as resp:
+                resp.read()
+        except urllib.error.HTTPError as err:
+            if err.code != 404:
+                raise
 
     def node(self, name: str) -> dict[str, Any]:
         """The Node object ``name``."""
