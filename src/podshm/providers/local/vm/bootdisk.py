@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from podshm.errors import PodshmError
 from podshm.providers.local.vm import guestinit
@@ -41,13 +41,19 @@ def _place(source: Path, dest: Path) -> None:
     dest.chmod(0o755)
 
 
+File = tuple[bytes | Path, int]
+"""A file for the boot disk: its content (or a file to place) and its mode."""
+
+
 def build(
     output: Path,
     binaries: Mapping[str, Path],
     boot_script: str = DEFAULT_BOOT_SCRIPT,
     shutdown_script: str | None = None,
+    files: Mapping[str, File] | None = None,
 ) -> Path:
-    """Write the boot disk to ``output``: ``bin/<name>`` for each binary, the scripts."""
+    """Write the boot disk to ``output``: ``bin/<name>`` for each binary, the scripts, and
+    ``files`` at their relative paths (configurations, keys, image archives)."""
     missing = sorted(name for name, path in binaries.items() if not path.is_file())
     if missing:
         raise PodshmError(
@@ -63,6 +69,16 @@ def build(
         scripts = {guestinit.BOOT_SCRIPT: boot_script}
         if shutdown_script is not None:
             scripts[guestinit.SHUTDOWN_SCRIPT] = shutdown_script
+        for relative, (content, mode) in sorted((files or {}).items()):
+            if PurePosixPath(relative).is_absolute() or ".." in PurePosixPath(relative).parts:
+                raise ValueError(f"boot disk file {relative!r} must be below the disk's root")
+            dest = staging / relative
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, Path):
+                shutil.copyfile(content, dest)  # not a link: its mode is the disk's own
+            else:
+                dest.write_bytes(content)
+            dest.chmod(mode)
         for name, text in scripts.items():
             (staging / name).write_text(text)
             (staging / name).chmod(0o755)

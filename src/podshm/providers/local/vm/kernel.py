@@ -196,6 +196,17 @@ def cached(package: str, version: str) -> Kernel | None:
     return kernel if kernel.vmlinuz.is_file() and kernel.modules.is_dir() else None
 
 
+def check_package_name(package: str) -> None:
+    """Refuse a ``--vm-kernel`` that is not a Debian kernel image package apt can install,
+    before anything is built."""
+    if not package.startswith("linux-image-"):
+        raise PodshmError(
+            f"{package!r} is not a Debian kernel image package",
+            f"pass --vm-kernel a linux-image-* package, e.g. {DEFAULT_PACKAGE}",
+        )
+    debs.candidate(package)
+
+
 def fetch(package: str = DEFAULT_PACKAGE) -> Kernel:
     """The kernel of ``package`` (apt's candidate version) in the cache; unpacked if missing."""
     wanted = debs.candidate(package)

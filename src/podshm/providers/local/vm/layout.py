@@ -44,6 +44,11 @@ class VmLayout:
         """The guest's serial console."""
         return self.daemons.logs / "console.log"
 
+    def data_overlay(self, index: int) -> Path:
+        """This boot's writes to data disk ``index`` (qcow2 over a cached image)."""
+        return self.root / f"data-{index}.qcow2"
+
     def per_boot(self) -> list[Path]:
         """Files of one boot (not the logs): what stop removes and leftovers reports."""
-        return [self.overlay, self.boot_disk, self.agent_socket]
+        data = sorted(self.root.glob("data-*.qcow2")) if self.root.is_dir() else []
+        return [self.overlay, self.boot_disk, self.agent_socket, *data]

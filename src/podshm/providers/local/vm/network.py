@@ -33,6 +33,9 @@ class NetworkPlan:
     bridge: str = "podshmvm-br0"
     tap: str = "podshmvm-tap0"
     subnet: str = "10.249.0.0/24"
+    pod_subnet: str | None = None
+    """The guest node's pod range, routed through the guest's address (None: no route);
+    how the host and its pods reach the VM node's pods."""
 
     def __post_init__(self) -> None:
         for name in (self.bridge, self.tap):
@@ -41,6 +44,8 @@ class NetworkPlan:
         net = ipaddress.ip_network(self.subnet)
         if net.version != 4 or net.num_addresses < 4:
             raise ValueError(f"{self.subnet}: the VM needs an IPv4 subnet with two hosts")
+        if self.pod_subnet and ipaddress.ip_network(self.pod_subnet).overlaps(net):
+            raise ValueError(f"the pod range {self.pod_subnet} overlaps {self.subnet}")
 
     @property
     def network(self) -> ipaddress.IPv4Network:
@@ -78,6 +83,9 @@ def ensure_commands(plan: NetworkPlan, existing: set[str]) -> list[list[str]]:
         cmds.append(["ip", "tuntap", "add", "dev", plan.tap, "mode", "tap"])
     cmds.append(["ip", "link", "set", plan.tap, "master", plan.bridge])
     cmds.append(["ip", "link", "set", plan.tap, "up"])
+    if plan.pod_subnet:
+        route = ["ip", "route", "replace", plan.pod_subnet, "via", plan.guest_ip]
+        cmds.append([*route, "dev", plan.bridge])
     return cmds
 
 

@@ -111,8 +111,12 @@ def start(
     boot_script: str = bootdisk.DEFAULT_BOOT_SCRIPT,
     shutdown_script: str | None = None,
     progress: Progress = lambda msg: None,
+    files: Mapping[str, bootdisk.File] | None = None,
+    data_disks: Sequence[Path] = (),
 ) -> Running:
-    """Boot the VM with ``binaries`` on its boot disk; return once the guest agent answers."""
+    """Boot the VM with ``binaries`` and ``files`` on its boot disk and a writable overlay of
+    each cached image of ``data_disks`` (``/dev/vdc``...); return once the guest agent
+    answers."""
     if daemons.running(layout.daemons, QEMU) is not None:
         raise PodshmError(
             f"the VM of {layout.root} is already running",
@@ -130,8 +134,11 @@ def start(
     for fwd in _forwards(config):
         forward.start(layout.daemons, fwd)
     _overlay(found.root, layout.overlay)
+    overlays = tuple(layout.data_overlay(i) for i in range(len(data_disks)))
+    for base, overlay in zip(data_disks, overlays, strict=True):
+        _overlay(base, overlay)
     progress("VM boot disk")
-    bootdisk.build(layout.boot_disk, binaries, boot_script, shutdown_script)
+    bootdisk.build(layout.boot_disk, binaries, boot_script, shutdown_script, files)
     machine = qemu.Machine(
         vmlinuz=found.kernel.vmlinuz,
         initramfs=found.initramfs,
@@ -143,6 +150,7 @@ def start(
         hostname=config.hostname,
         memory_mib=config.memory_mib,
         cpus=config.cpus,
+        data_disks=overlays,
     )
     progress("VM boot (QEMU, TCG)")
     qemu.start(layout, machine)

@@ -41,6 +41,8 @@ class Machine:
     hostname: str = "podshm-vm"
     memory_mib: int = 2048
     cpus: int = 2
+    data_disks: tuple[Path, ...] = ()
+    """Writable qcow2 overlays after the boot disk: ``/dev/vdc``, ``/dev/vdd``..."""
 
 
 def mac_address(tap: str) -> str:
@@ -70,6 +72,11 @@ def command(machine: Machine, program: str = PROGRAM) -> list[str]:
         # The overlay is thrown away at stop: no flush is worth TCG time (cache=unsafe).
         *("-drive", f"file={machine.overlay},if=virtio,format=qcow2,cache=unsafe"),
         *("-drive", f"file={machine.boot_disk},if=virtio,format=raw,readonly=on"),
+        *[
+            arg
+            for disk in machine.data_disks
+            for arg in ("-drive", f"file={disk},if=virtio,format=qcow2,cache=unsafe")
+        ],
         *("-netdev", f"tap,id=net0,ifname={machine.plan.tap},script=no,downscript=no"),
         *("-device", f"virtio-net-pci,netdev=net0,mac={mac_address(machine.plan.tap)}"),
         *("-chardev", f"socket,id=agent,path={machine.agent_socket},server=on,wait=off"),
