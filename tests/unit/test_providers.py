@@ -41,8 +41,14 @@ def test_every_provider_takes_a_request_with_pins(name: str, monkeypatch):
 
 
 def test_each_provider_refuses_what_it_cannot_run_before_building():
-    with pytest.raises(PodshmError, match="runs one node"):
+    with pytest.raises(PodshmError, match="runs one host node.*--vm-nodes 1"):
         providers.get("local").validate(Request(pins_for("v1.37"), nodes=3))
+    with pytest.raises(PodshmError, match="0 or 1 VM nodes, 2 were asked for"):
+        providers.get("local").validate(Request(pins_for("v1.37"), nodes=1, vm_nodes=2))
+    with pytest.raises(PodshmError, match="linux-image"):
+        providers.get("local").validate(Request(pins_for("v1.37"), nodes=1, vm_kernel="bash"))
+    with pytest.raises(PodshmError, match="VM nodes"):
+        providers.get("kind").validate(Request(pins_for("v1.37"), nodes=1, vm_nodes=1))
     with pytest.raises(PodshmError, match="runc only"):
         providers.get("kind").validate(Request(pins_for("v1.37"), nodes=3, runtimes=("gvisor",)))
 

@@ -8,6 +8,7 @@ and never branches on which provider it has.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 
@@ -64,6 +65,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         f"default {','.join(runtimes_pkg.DEFAULT)} (or a running cluster's)",
     )
     p.add_argument(
+        "--vm-nodes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="local provider: join N (0 or 1) QEMU nodes with a kernel of their own and cgroup v2 "
+        "to the cluster (software emulation: slow, tainted NoSchedule, so only pods pinned to "
+        "them run there; 0 removes a running one); default: what the running cluster has, none "
+        "for a new one",
+    )
+    p.add_argument(
+        "--vm-kernel",
+        default=None,
+        metavar="PACKAGE",
+        help="local provider: the Debian kernel package the VM node boots (default "
+        "linux-image-cloud-amd64, the cloud kernel of this machine's Debian release)",
+    )
+    p.add_argument(
         "--no-test-image",
         action="store_true",
         help="do not build and load the podshm test image into the nodes",
@@ -109,7 +127,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def request_from(args: argparse.Namespace) -> Request:
     """The command line as one request: the version parsed into its pins, runtimes a tuple."""
     runtimes = tuple(n.strip() for n in args.runtimes.split(",")) if args.runtimes else None
-    return Request(pins_for(args.k8s_version), args.nodes, runtimes)
+    return Request(
+        pins_for(args.k8s_version),
+        args.nodes,
+        runtimes,
+        vm_nodes=args.vm_nodes,
+        vm_kernel=args.vm_kernel,
+    )
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -121,9 +145,7 @@ def _up(args: argparse.Namespace) -> int:
         from podshm.image import build as image_build
 
         built = image_build.build_test_image(progress=image_build.stderr_progress())
-        request = Request(
-            request.pins, request.nodes, request.runtimes, {built.ref: built.archive_path}
-        )
+        request = dataclasses.replace(request, images={built.ref: built.archive_path})
     chosen.up(request, sys.stderr)
     print(chosen.kubeconfig())
     return 0

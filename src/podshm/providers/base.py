@@ -28,6 +28,11 @@ class Request:
     or whatever a running cluster already has."""
     images: Mapping[str, Path] = field(default_factory=dict)
     """Image references and the OCI archives to load into every node."""
+    vm_nodes: int | None = None
+    """QEMU nodes of their own kernel joined to the cluster (local provider); None: whatever
+    a running cluster has (none for a new one)."""
+    vm_kernel: str | None = None
+    """The Debian kernel package the VM nodes boot; None: the provider's default."""
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,11 @@ class KindProvider:
             raise PodshmError(
                 f"a kind cluster needs at least one node, not {request.nodes}", "pass --nodes 3"
             )
+        if request.vm_nodes or request.vm_kernel:
+            raise PodshmError(
+                "kind's nodes are containers on this machine's kernel: it has no VM nodes",
+                "use the local provider for a VM node (--provider local --vm-nodes 1)",
+            )
 
     def up(self, request: Request, log: TextIO) -> Running:
         """Start (or reuse) the cluster with ``request.nodes`` nodes at its pins, then load the

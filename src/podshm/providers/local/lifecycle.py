@@ -30,6 +30,7 @@ from podshm.providers.local import (
     probes,
     startup,
     teardown,
+    vmnodes,
 )
 from podshm.providers.local import runtimes as runtimes_pkg
 from podshm.providers.local.layout import CONTEXT_NAME, Layout
@@ -42,6 +43,8 @@ from podshm.providers.local.state import (
     read_record,
     write_record,
 )
+from podshm.providers.local.vm import join as vm_join
+from podshm.providers.local.vm.layout import VmLayout
 
 
 def _say(log: TextIO, message: str) -> None:
@@ -64,11 +67,14 @@ def up(
     log: TextIO = sys.stderr,
     node_timeout: float = 180,
     runtimes: tuple[str, ...] | None = None,
+    vm_nodes: int | None = None,
+    vm_kernel: str | None = None,
 ) -> ClusterRecord:
     """Start the cluster, or reuse a healthy one; a dead one's leftovers are cleaned first.
 
     ``runtimes`` (default runc) become containerd handlers and RuntimeClasses; a running
-    cluster gets the ones it lacks added (None: whatever it has is fine).
+    cluster gets the ones it lacks added (None: whatever it has is fine). ``vm_nodes`` (0 or
+    1) QEMU nodes with ``vm_kernel`` join it (:mod:`.vmnodes`; None: whatever runs).
 
     ``images`` maps image references to OCI archives imported before the kubelet
     starts (the pause image always is). Ctrl-C or any failure tears down what was
@@ -86,12 +92,13 @@ def up(
         if runtimes is not None:
             existing = converge.add_runtimes(layout, existing, chosen, cni_bin, log)
         node_images.import_images(layout, existing.binary_paths(), existing.node, images or {}, log)
-        return existing
+        return vmnodes.converge(layout, existing, vm_nodes, vm_kernel, images or {}, log)
     binaries = build_binaries(pins, log)
     for runtime in chosen:
         binaries.update(runtime.install(binaries, log))
-    if layout.root.exists():
+    if layout.root.exists() or vmnodes.leftovers():
         _say(log, f"cleaning up the state of a stopped or broken cluster in {layout.root}")
+        vmnodes.stop(None)
         teardown.teardown(layout)
     preflight.check_ports_free()
     started = time.monotonic()
@@ -103,6 +110,7 @@ def up(
         raise
     node_images.announce_test_image(layout, record.node, images or {})
     _say(log, f"cluster up in {time.monotonic() - started:.0f}s; node {record.node} is Ready")
+    record = vmnodes.converge(layout, record, vm_nodes, vm_kernel, images or {}, log)
     _say(log, f"kubeconfig: {record.kubeconfig} (context {record.context})")
     return record
 
@@ -197,8 +205,9 @@ def _start(
 def down(log: TextIO = sys.stderr) -> teardown.Removed:
     """Stop everything `up` started and remove the state; nothing stays behind."""
     layout = Layout.default()
+    vmnodes.stop(None)
     result = teardown.teardown(layout)
-    left = teardown.leftovers(layout)
+    left = teardown.leftovers(layout) + vmnodes.leftovers()
     if left:
         raise PodshmError(
             "some of the cluster is still there after `down`: " + "; ".join(left),
@@ -227,14 +236,23 @@ def status(layout: Layout | None = None) -> dict[str, object]:
     if record is None:
         report["up"] = False
         return report
+    if record.vm_nodes:
+        comps["vm-qemu"] = {"pid": vm_join.qemu_pid(), "log": str(VmLayout().console_log)}
     report.update(asdict(record))
+    vm_ready: dict[str, bool] = {}
     try:
         api = probes.AdminApi(layout)
         report["apiserver_ready"] = api.get(f"{SERVER}/readyz")[0] == 200
         report["node_ready"] = api.node_ready(record.node)
+        vm_ready = {name: api.node_ready(name) for name in record.vm_nodes}
     except Exception as err:  # report, do not crash: status is for diagnosis
         report["apiserver_ready"] = False
         report["node_ready"] = False
         report["error"] = str(err)
-    report["up"] = bool(report["node_ready"]) and all(c["pid"] for c in comps.values())
+    report["vm_nodes_ready"] = vm_ready
+    report["up"] = (
+        bool(report["node_ready"])
+        and all(vm_ready.get(name) for name in record.vm_nodes)
+        and all(c["pid"] for c in comps.values())
+    )
     return report

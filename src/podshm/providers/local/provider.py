@@ -9,17 +9,18 @@ from podshm.build.pins import Pins
 from podshm.errors import PodshmError
 from podshm.image import oci
 from podshm.providers.base import Request, Running
-from podshm.providers.local import daemons, lifecycle, node_images, upgrade
+from podshm.providers.local import daemons, lifecycle, node_images, upgrade, vmnodes
 from podshm.providers.local import runtimes as runtimes_pkg
 from podshm.providers.local.layout import Layout
 from podshm.providers.local.plan import START_ORDER
 from podshm.providers.local.state import ClusterRecord, running_record
+from podshm.providers.local.vm import join as vm_join
+from podshm.providers.local.vm.layout import VmLayout
 
 
 def _running(record: ClusterRecord) -> Running:
-    return Running(
-        "local", Path(record.kubeconfig), record.context, record.kubernetes, (record.node,)
-    )
+    path = Path(record.kubeconfig)
+    return Running("local", path, record.context, record.kubernetes, record.nodes)
 
 
 class LocalProvider:
@@ -29,20 +30,26 @@ class LocalProvider:
     summary = "podshm's own single-node cluster of upstream daemons on this machine (default)"
 
     def validate(self, request: Request) -> None:
-        """One node; runtimes known and able to run here."""
+        """One host node, at most one VM node; runtimes known and able to run here."""
         for runtime in runtimes_pkg.select(request.runtimes):
             runtime.preflight()
         if request.nodes != 1:
             raise PodshmError(
-                f"the local provider runs one node, {request.nodes} were asked for",
-                "use --provider kind for several nodes",
+                f"the local provider runs one host node, {request.nodes} were asked for",
+                "add a VM node with --vm-nodes 1, or use --provider kind for several nodes",
             )
+        vmnodes.validate(request.vm_nodes, request.vm_kernel)
 
     def up(self, request: Request, log: TextIO) -> Running:
         """Start (or reuse and converge) the cluster, the images imported as it starts."""
         self.validate(request)
         record = lifecycle.up(
-            request.pins, images=dict(request.images), log=log, runtimes=request.runtimes
+            request.pins,
+            images=dict(request.images),
+            log=log,
+            runtimes=request.runtimes,
+            vm_nodes=request.vm_nodes,
+            vm_kernel=request.vm_kernel,
         )
         return _running(record)
 
@@ -64,13 +71,21 @@ class LocalProvider:
         return Layout.default().admin_kubeconfig
 
     def logs(self, component: str, lines: int) -> str:
-        """A daemon's log file (the last ``lines`` lines)."""
-        if component not in START_ORDER:
+        """A daemon's log file, or a VM node's (``vm-console``: its serial console;
+        ``vm-kubelet``, ``vm-containerd``, ``vm-boot``: files in the guest)."""
+        vm_logs = ["vm-console", *(f"vm-{name}" for name in vm_join.GUEST_LOGS)]
+        if component not in (*START_ORDER, *vm_logs):
             raise PodshmError(
                 f"no component {component!r} in the local cluster",
-                "pick one of " + ", ".join(START_ORDER),
+                "pick one of " + ", ".join((*START_ORDER, *vm_logs)),
             )
-        path = daemons.log_path(Layout.default(), component)
+        if component in vm_logs[1:]:
+            return vm_join.guest_log(component.removeprefix("vm-"), lines)
+        path = (
+            VmLayout().console_log
+            if component == "vm-console"
+            else daemons.log_path(Layout.default(), component)
+        )
         if not path.exists():
             raise PodshmError(f"no log for {component} at {path}", "start the cluster first")
         text = path.read_text(errors="replace").splitlines()
@@ -84,6 +99,7 @@ class LocalProvider:
             raise PodshmError("podshm's local cluster is not running", "run `podshm cluster up`")
         images = {oci.archive_ref(archive): archive}
         node_images.import_images(layout, record.binary_paths(), record.node, images, log)
+        vmnodes.converge(layout, record, None, None, images, log)
 
     def upgrade(self, pins: Pins, log: TextIO) -> dict[str, float]:
         """In place, one minor at a time, the upstream order (etcd, control plane, kubelet)."""

@@ -28,11 +28,22 @@ class ClusterRecord:
     binaries: dict[str, str]
     images: dict[str, str]
     runtimes: list[str] = field(default_factory=lambda: list(DEFAULT_RUNTIMES))
+    vm_nodes: list[str] = field(default_factory=list)
+    """The VM nodes joined to it (``--vm-nodes``): their names."""
+    vm_kernel: str = ""
+    """The Debian kernel package the VM nodes boot (``--vm-kernel``)."""
+    vm_images: dict[str, str] = field(default_factory=dict)
+    """The images the VM nodes hold: reference -> OCI archive."""
 
     @property
     def pins(self) -> Pins:
         """The pins of the version it runs (read back from the file: parsed here, once)."""
         return pins_for(self.kubernetes)
+
+    @property
+    def nodes(self) -> tuple[str, ...]:
+        """Every node of the cluster: the host node, then the VM nodes."""
+        return (self.node, *self.vm_nodes)
 
     def binary_paths(self) -> dict[str, Path]:
         """Program name -> path of every binary it runs."""
