@@ -41,7 +41,7 @@ def test_every_provider_takes_a_request_with_pins(name: str, monkeypatch):
 
 
 def test_each_provider_refuses_what_it_cannot_run_before_building():
-    with pytest.raises(PodshmError, match="runs one host node.*--vm-nodes 1"):
+    with pytest.raises(PodshmError, match=r"runs one host node.*--vm-nodes 1"):
         providers.get("local").validate(Request(pins_for("v1.37"), nodes=3))
     with pytest.raises(PodshmError, match="0 or 1 VM nodes, 2 were asked for"):
         providers.get("local").validate(Request(pins_for("v1.37"), nodes=1, vm_nodes=2))
