@@ -5,6 +5,7 @@ Prints figures; asserts nothing. Run as root from a checkout:
 
     .venv/bin/python bench/cluster_up.py            # warm up time and latency (20 pods)
     .venv/bin/python bench/cluster_up.py --cold     # also a cold build in an empty cache
+    .venv/bin/python bench/cluster_up.py --vm       # also the VM node: boot to Ready, pods
 
 Pod latency is measured from the create call to the first successful exec of
 `true` in the container (the Kubernetes exec API), against `ctr run --rm` of the
@@ -34,6 +35,7 @@ from podshm.providers.base import Request
 from podshm.providers.local import lifecycle
 from podshm.providers.local.layout import Layout
 from podshm.providers.local.state import read_record
+from podshm.providers.local.vm import join as vm_join
 
 
 def timed(label: str, fn) -> float:
@@ -88,20 +90,22 @@ class PhaseLog:
         return [(text, end - t) for (t, text), end in zip(self.marks, ends, strict=True)]
 
 
-def pod_latencies(image: str, count: int, kubeconfig: str | None = None) -> list[float]:
+def pod_latencies(
+    image: str, count: int, kubeconfig: str | None = None, node: str | None = None
+) -> list[float]:
     layout = Layout.default()
     target = open_cluster(kubeconfig or str(layout.admin_kubeconfig), None)
     run_id = new_run_id()
     namespaces = NamespaceManager(target.api, "podshm-bench", run_id)
     ns = namespaces.create()
-    options = PodOptions(image, "Never", run_id)
+    options = PodOptions(image, "Never", run_id, node=node)
     out = []
     try:
         for i in range(count):
             pod = render_pod("bench-single.yaml", f"lat-{i}", options)
             started = time.monotonic()
-            handle = launch_pod(target.api, ns.name, pod, poll=0.02)
-            result = handle.exec("main", ["true"], timeout=60)
+            handle = launch_pod(target.api, ns.name, pod, poll=0.02, timeout=600)
+            result = handle.exec("main", ["true"], timeout=120)
             out.append(time.monotonic() - started)
             if result.exit_code != 0:
                 raise SystemExit(f"exec failed: {result.describe()}")
@@ -134,6 +138,10 @@ def main() -> int:
     parser.add_argument("--pods", type=int, default=20)
     parser.add_argument("--cold", action="store_true", help="also time a cold build (minutes)")
     parser.add_argument(
+        "--vm", action="store_true", help="also a VM node: boot to Ready and its pod latency"
+    )
+    parser.add_argument("--vm-pods", type=int, default=5, help="pods timed on the VM node")
+    parser.add_argument(
         "--kind", action="store_true", help="also kind's warm up and pod latency (3 nodes)"
     )
     args = parser.parse_args()
@@ -157,6 +165,19 @@ def main() -> int:
     pods = pod_latencies(image.ref, args.pods)
     runs = ctr_latencies(image.ref, args.pods)
     rows = [("pod create -> exec (local)", pods), ("ctr run --rm (true)", runs)]
+    if args.vm:
+        vm_log = PhaseLog()
+        vm_total = timed(
+            "VM node: boot to Ready (cluster running)",
+            lambda: local.up(Request(pins, vm_nodes=1), vm_log),  # type: ignore[arg-type]
+        )
+        for text, seconds in vm_log.phases(vm_total):
+            print(f"  {text[:60]:<62} {seconds:6.2f} s")
+        vm_pods = pod_latencies(image.ref, args.vm_pods, node=vm_join.NAME)
+        rows.append((f"pod create -> exec (VM, n={args.vm_pods})", vm_pods))
+        timed(
+            "VM node: stop (--vm-nodes 0)", lambda: local.up(Request(pins, vm_nodes=0), sys.stderr)
+        )
     if args.kind:
         timed("kind down", lambda: kind.down(sys.stderr))
         timed("kind warm up, 3 nodes Ready", lambda: kind.up(Request(pins, 3), sys.stderr))

@@ -6,6 +6,7 @@ from podshm.kube.facts import (
     ClusterFacts,
     NodeFacts,
     RuntimeClassFacts,
+    cgroup_version,
     parse_version,
 )
 
@@ -93,3 +94,12 @@ def test_images_digests_labels_and_runtime_classes():
     assert "podshm: RuntimeClasses gvisor (handler runsc, overhead 67108864 B)" in (
         facts.header_lines("i")
     )
+
+
+def test_cgroup_version_from_inside_a_pod():
+    assert cgroup_version("0::/\n") == 2  # unified, private cgroup namespace
+    assert cgroup_version("0::/kubepods/burstable/pod1/abc\n") == 2
+    hybrid = "12:memory:/podshm/pod1/abc\n11:pids:/podshm/pod1/abc\n0::/podshm/pod1/abc\n"
+    assert cgroup_version(hybrid) == 1
+    assert cgroup_version("3:cpu,cpuacct:/x\n") == 1
+    assert cgroup_version("") is None and cgroup_version("\n\n") is None

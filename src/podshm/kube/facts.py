@@ -27,6 +27,16 @@ def parse_version(text: str | None) -> tuple[int, int] | None:
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
+def cgroup_version(proc_self_cgroup: str) -> int | None:
+    """2 when ``/proc/self/cgroup`` (read inside a pod) has only the unified ``0::`` line, 1 when
+    it lists v1 hierarchies (a hybrid host also has a ``0::`` line); None if unreadable. The Node
+    object does not say, and the kubelet's sizing and MemoryQoS depend on it."""
+    lines = [line for line in proc_self_cgroup.splitlines() if line.strip()]
+    if not lines:
+        return None
+    return 2 if all(line.startswith("0::") for line in lines) else 1
+
+
 @dataclass(frozen=True)
 class NodeFacts:
     """One node as the report and the expectations need it."""

@@ -76,6 +76,8 @@ class RunState:
     shm_rows: list[ShmRow] = field(default_factory=list)
     outcomes: dict[str, str] = field(default_factory=dict)
     not_applicable: list[str] = field(default_factory=list)
+    cgroup_versions: dict[str, int | None] = field(default_factory=dict)
+    """Node name -> its cgroup version, read once per node from the first running pod there."""
     """``test id: reason`` of every scenario this cluster could not host (the summary)."""
     saw_namespaces: bool = False
 

@@ -45,6 +45,10 @@ NAME = "podshm-vm"
 """The VM node's name (and host name)."""
 TAINT = {"key": "podshm.dev/vm-node", "effect": "NoSchedule"}
 POD_SUBNET = "10.244.1.0/24"
+MEMORY_MIB = 4096
+"""Room for the suite's pods at once: pinned by nodeName they skip the scheduler, and the
+kubelet rejects one whose limits do not fit beside the others (OutOfmemory) while a slow
+guest still terminates the last test's pods. TCG only touches the pages the guest uses."""
 """The VM node's pods (the host node's are ``configs.POD_SUBNET``)."""
 PLAN = NetworkPlan(pod_subnet=POD_SUBNET)
 
@@ -76,6 +80,7 @@ def vm_config(kernel_package: str) -> node.Config:
         plan=PLAN,
         hostname=NAME,
         forwards=((API_PORT, API_PORT),),
+        memory_mib=MEMORY_MIB,
     )
 
 
