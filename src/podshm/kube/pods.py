@@ -227,6 +227,8 @@ class PodHandle:
         self.manifest = manifest
         self.name = str(manifest["metadata"]["name"])
         self.pod: dict[str, Any] = pod or {}
+        self.exec_floor = 0.0
+        """The least time any exec gets (``{exec_timeout}``: slow nodes need more)."""
 
     def __repr__(self) -> str:
         return f"PodHandle({self.namespace}/{self.name} on {self.node_name})"
@@ -265,6 +267,7 @@ class PodHandle:
 
     def exec(self, container: str, argv: list[str], timeout: float = 60.0) -> ExecResult:
         """Run a command in a container (exit code from the exec status channel)."""
+        timeout = max(timeout, self.exec_floor)
         return exec_in_container(self.api, self.namespace, self.name, container, argv, timeout)
 
     def run_ipc(self, container: str, command: str, *args: str, timeout: float = 60.0) -> IpcResult:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 
 PULL_POLICIES = ("IfNotPresent", "Never", "Always")
 DEFAULT_POD_TIMEOUT = 120.0
+DEFAULT_EXEC_TIMEOUT = 60.0
 DEFAULT_PRESTART = 8
 DEFAULT_EXPIRY = "30m"
 """Covers the longest scenario (a benchmark test, ~2 min) many times over."""
@@ -143,6 +144,14 @@ SETTINGS: tuple[Setting, ...] = (
         metavar="SECONDS",
     ),
     Setting(
+        "exec_timeout",
+        "PODSHM_EXEC_TIMEOUT",
+        "the least time a helper exec in a pod gets before it counts as hung (raise it for "
+        "slow nodes, such as a VM node under software emulation)",
+        default=str(int(DEFAULT_EXEC_TIMEOUT)),
+        metavar="SECONDS",
+    ),
+    Setting(
         "expiry",
         "PODSHM_EXPIRY",
         "how long each namespace and pod of a run may live (e.g. 90s, 30m, 2h): pods get "
@@ -218,6 +227,7 @@ class Settings:
     nodes: str | None
     runtime_class: str | None
     pod_timeout: float
+    exec_timeout: float
     expiry: float
     prestart: int
     namespace_prefix: str

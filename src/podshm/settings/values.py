@@ -110,6 +110,7 @@ def _duration(setting: Setting, value: Any) -> float:
 CHECKS: dict[str, Callable[[Setting, Any], Any]] = {
     "expiry": _duration,
     "pod_timeout": _timeout,
+    "exec_timeout": _timeout,
     "prestart": _count,
     "namespace_prefix": _prefix,
     "manifests": _directory,
