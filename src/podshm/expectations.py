@@ -67,6 +67,17 @@ POD_LEVEL_QOS_FIX_SINCE = (1, 37)
 # v1.37.2). The runtime's own /dev/shm (containerd's sandbox mount) never has it.
 TMPFS_NOSWAP_KERNEL = (6, 4)
 
+# A memory-backed emptyDir is sized once, when the kubelet sets the volume up
+# (pkg/volume/emptydir/empty_dir.go SetUpAt -> setupTmpfs): an in-place resize of the pod's
+# memory limit (InPlacePodVerticalScaling, on by default since 1.33, GA 1.35) leaves the tmpfs
+# at its mount-time size. KEP-6030's InPlacePodVerticalScalingMemoryBackedVolumes (alpha, off,
+# from 1.37; refused on cgroup v1: pkg/kubelet/allocation/handlers.go
+# disallowResizeForMemoryBackedVolumes in v1.37.2) is what would change it.
+RESIZE_KEEPS_MOUNT_SIZE = (
+    "a memory-backed emptyDir keeps its mount-time size after an in-place resize "
+    "(empty_dir.go setupTmpfs runs once; KEP-6030's gate is off)"
+)
+
 ENFORCED_ENOSPC = "ENOSPC"
 ENFORCED_EVICTION = "eviction"
 ENFORCED_DISK = "disk"
@@ -87,6 +98,8 @@ SCENARIOS: dict[str, str] = {
     "devshm-memory-empty-pod-resources": "emptyDir medium Memory, limited containers and an "
     "empty pod-level resources (BestEffort on 1.34-1.36)",
     "devshm-memory-overhead": "emptyDir medium Memory, a RuntimeClass memory overhead",
+    "devshm-resize": "emptyDir medium Memory sized by the pod limit, then the limits resized "
+    "in place (the mount-time size stays)",
 }
 
 

@@ -201,6 +201,16 @@ class KubeApi:
         """One pod."""
         return self._json("GET", f"/api/v1/namespaces/{namespace}/pods/{name}")
 
+    def resize_pod(self, namespace: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
+        """Change a running pod's resources in place (the ``resize`` subresource, GA in 1.35):
+        a strategic merge patch of ``spec.containers[].resources``."""
+        return self._json(
+            "PATCH",
+            f"/api/v1/namespaces/{namespace}/pods/{name}/resize",
+            body=patch,
+            content_type="application/strategic-merge-patch+json",
+        )
+
     def pod_events(self, namespace: str, name: str) -> list[dict[str, Any]]:
         """Events about one pod, oldest first."""
         query = [("fieldSelector", f"involvedObject.kind=Pod,involvedObject.name={name}")]

@@ -8,7 +8,7 @@ with literal pod objects.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import urllib3
@@ -19,6 +19,7 @@ from podshm.kube.api import KubeApi, api_error_message
 from podshm.kube.diagnostics import collect_pod_diagnostics, format_container_statuses
 from podshm.kube.execution import ExecResult, exec_in_container
 from podshm.kube.ipccall import IPC_PROGRAM, IpcResult
+from podshm.objects import quantity_to_bytes
 
 UNTIL_RUNNING = "running"
 UNTIL_COMPLETED = "completed"
@@ -269,6 +270,40 @@ class PodHandle:
         """Run a command in a container (exit code from the exec status channel)."""
         timeout = max(timeout, self.exec_floor)
         return exec_in_container(self.api, self.namespace, self.name, container, argv, timeout)
+
+    def resize_memory(self, limits: Mapping[str, str], timeout: float = 120.0) -> dict[str, Any]:
+        """Set containers' memory limits in place and wait until the kubelet reports them
+        applied (``status.containerStatuses[].resources``); PodNotReady if it does not."""
+        patch = {
+            "spec": {
+                "containers": [
+                    {"name": name, "resources": {"limits": {"memory": limit}}}
+                    for name, limit in limits.items()
+                ]
+            }
+        }
+        self.api.resize_pod(self.namespace, self.name, patch)
+        wanted = {name: quantity_to_bytes(limit) for name, limit in limits.items()}
+        deadline = time.monotonic() + timeout
+        while True:
+            self.refresh()
+            applied = {
+                name: quantity_to_bytes(
+                    ((self.container_status(name).get("resources") or {}).get("limits") or {}).get(
+                        "memory", "0"
+                    )
+                )
+                for name in wanted
+            }
+            if applied == wanted:
+                return self.pod
+            if time.monotonic() >= deadline:
+                raise PodNotReady(
+                    f"pod {self.namespace}/{self.name}: memory limits {applied} after the resize "
+                    f"to {wanted}, still after {timeout:.0f} s",
+                    "look at the pod's PodResizePending/PodResizeInProgress conditions",
+                )
+            time.sleep(0.2)
 
     def run_ipc(self, container: str, command: str, *args: str, timeout: float = 60.0) -> IpcResult:
         """Run ``podshm-ipc <command> <args>`` in a container and parse its JSON report.

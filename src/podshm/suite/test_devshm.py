@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import pytest
 
+from podshm.expectations import RESIZE_KEEPS_MOUNT_SIZE, human_size
 from podshm.objects import MANAGED_BY_LABEL, MANAGED_BY_RUN
+from podshm.suite import helpers as ipc
 from podshm.suite.checks import assert_size, fill_to_enospc, measure
 
 pytestmark = [pytest.mark.shm]
@@ -149,3 +151,37 @@ def test_memory_emptydir_with_runtimeclass_overhead(
     assert (pod.spec.get("overhead") or {}).get("memory") == OVERHEAD, pod.spec.get("overhead")
     expectation, info = measure(pod, podshm_expect, podshm_record, "devshm-memory-overhead")
     assert_size(expectation, info)
+
+
+RESIZE_FROM, RESIZE_TO = "64Mi", "128Mi"
+
+
+@pytest.mark.podshm_pod(
+    "devshm-memory-sizelimit-memlimit.yaml", size_limit="1Gi", memory_limit=RESIZE_FROM
+)
+def test_an_in_place_memory_resize_leaves_devshm_at_its_mount_time_size(
+    podshm_pod, podshm_expect, podshm_record
+):
+    """Two containers limited to 64Mi and sizeLimit 1Gi: /dev/shm is the 128Mi pod limit.
+    Resized in place to 128Mi each, the pod limit the sizing rule would now give is 256Mi,
+    and /dev/shm stays at 128Mi: the kubelet sized the tmpfs once, at mount."""
+    pod = podshm_pod(
+        "devshm-memory-sizelimit-memlimit.yaml", size_limit="1Gi", memory_limit=RESIZE_FROM
+    )
+    mounted, info = measure(pod, podshm_expect, podshm_record, "devshm-resize")
+    assert_size(mounted, info)
+    pod.resize_memory({name: RESIZE_TO for name in pod.containers})
+    resized = podshm_expect.devshm("devshm-resize", pod, info.get("page_size"))
+    # The check can fail only if the resize changed what a fresh mount would get.
+    assert resized.size_bytes != mounted.size_bytes, (
+        f"the resize to {RESIZE_TO} per container did not change the sizing rule's answer "
+        f"({human_size(mounted.size_bytes)}): {resized.rule}"
+    )
+    after = pod.run_ipc("sender", *ipc.shm_info())
+    assert after.ok, after.describe()
+    podshm_record("size_after_resize", after.get("size_bytes"))
+    assert after.get("size_bytes") == mounted.size_bytes, (
+        f"/dev/shm is {after.get('size_bytes')} bytes after the in-place resize, expected "
+        f"{mounted.size_bytes} as mounted ({RESIZE_KEEPS_MOUNT_SIZE}); a fresh mount would get "
+        f"{resized.size_bytes}"
+    )
