@@ -91,6 +91,11 @@ def start(
     wait = f"for i in $(seq {polls}); do {ready_cmd} && exit 0; sleep 0.1; done; exit 1"
     ready = pod.exec(SERVER, ["sh", "-c", wait], timeout=READY_S + 30)
     assert ready.exit_code == 0, f"the server did not accept connections\n{ready.describe()}"
+    uid = pod.exec(SERVER, ["id", "-u"])
+    assert uid.exit_code == 0 and uid.stdout.strip() not in ("", "0"), (
+        f"the server must run as non-root\n{uid.describe()}"
+    )
+    podshm_record("server_uid", int(uid.stdout))
     shown = psql(pod, "SHOW dynamic_shared_memory_type")
     assert shown.stdout.strip() == server_dsm, (
         f"the server runs another DSM type\n{shown.describe()}"
