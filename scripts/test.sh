@@ -91,6 +91,14 @@ stage "VM node: sysv on a cgroup v2 guest of its own kernel"
   --junitxml=reports/junit-vm.xml -p no:cacheprovider -q
 .venv/bin/podshm cluster up --vm-nodes 0
 
+stage "workloads under runc, crun, gVisor (-m workload)"
+# The workload scenarios are opt-in (a plain run leaves them out). `--workload-image` builds
+# the second image (cached) and imports it into the running cluster; gVisor's differences are
+# declared deviations.
+.venv/bin/podshm cluster up --runtimes runc,crun,gvisor --workload-image
+.venv/bin/pytest --pyargs podshm.suite -m workload --podshm-runtime-class runc,crun,gvisor \
+  --junitxml=reports/junit-workloads.xml -p no:cacheprovider -q
+
 stage "gate v1.36 -> v1.37 (builds what the cache lacks)"
 unset PODSHM_KUBECONFIG
 .venv/bin/podshm cluster down

@@ -14,8 +14,6 @@ from podshm.settings import STATE_DIR_ENV
 CLUSTER_NAME = "podshm"
 CONTEXT_NAME = "podshm-local"
 DEFAULT_STATE_DIR = "/var/lib/podshm"
-NODE_IMAGE_ANNOTATION = "podshm.io/test-image"
-"""Set on the local cluster's node by `podshm cluster up`: the test image it imported."""
 
 
 def state_root() -> Path:

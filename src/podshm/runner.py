@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from podshm.plugin.markers import selects_opt_in
 from podshm.records.cli import add_policy_arguments, policy_from_args
 from podshm.settings import FRONT_END_ENV, PODSHM, add_cli_arguments, from_cli_args
 
@@ -106,6 +107,14 @@ def pytest_argv(args: argparse.Namespace, junit_path: Path) -> list[str]:
     return ["--pyargs", SUITE_PACKAGE, "--junitxml", str(junit_path), *(args.pytest_args or [])]
 
 
+def markexpr_of(pytest_args: list[str]) -> str:
+    """The ``-m`` expression among pytest's arguments (pytest keeps the last one)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("-m", dest="markexpr", default="")
+    known, _rest = parser.parse_known_args(pytest_args)
+    return str(known.markexpr)
+
+
 def junit_path_for(reports_dir: str, now: float | None = None) -> Path:
     """``<reports_dir>/junit-YYYYmmdd-HHMMSS.xml`` (local time)."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
@@ -141,7 +150,8 @@ def run(args: argparse.Namespace) -> int:
     from podshm.records.report import compare
 
     baseline = load_record(args.baseline) if args.baseline else None  # bad input: exit 2 now
-    settings, target, _cluster = prepare(from_cli_args(args), args.start_cluster)
+    workload = "workload" in selects_opt_in(markexpr_of(args.pytest_args or []))
+    settings, target, _cluster = prepare(from_cli_args(args), args.start_cluster, workload)
     print(f"podshm: target {target.why}; test image {settings.image}", file=sys.stderr)
     junit = junit_path_for(args.reports_dir)
     junit.parent.mkdir(parents=True, exist_ok=True)

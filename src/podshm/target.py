@@ -1,4 +1,4 @@
-"""Which cluster a run tests, and which test image it uses: decided here, once, for every
+"""Which cluster a run tests, and which pod images it uses: decided here, once, for every
 front end (the plugin, ``podshm run``, ``podshm bench``).
 
 The rule that keeps a gate honest: a kubeconfig or context the user configured is used or
@@ -15,13 +15,14 @@ from pathlib import Path
 
 from kubernetes.client.exceptions import ApiException
 
-from podshm import localpaths, testimage
+from podshm import localpaths
 from podshm.errors import InputError, PodshmError
 from podshm.kube.access import DEFAULT_KUBECONFIG, existing_kubeconfigs, kubeconfig_paths
 from podshm.kube.api import api_error_message
 from podshm.kube.cluster import Cluster, open_cluster
 from podshm.kube.facts import ClusterFacts, NodeFacts
 from podshm.objects import MANAGED_BY_RUN
+from podshm.podimages import TEST, PodImage
 from podshm.settings import Settings
 
 LOCAL_NOT_RUNNING_FIX = (
@@ -83,29 +84,31 @@ def connect_target(target: Target, check_rbac: bool = True) -> Cluster:
         raise
 
 
-def find_image(settings: Settings, facts: ClusterFacts) -> tuple[str, str]:
-    """The test image and how it was found, or a PodshmError saying how to build and load it.
+def find_image(settings: Settings, facts: ClusterFacts, kind: PodImage = TEST) -> tuple[str, str]:
+    """One of podshm's pod images (the test image unless ``kind`` says otherwise) and how it
+    was found, or a PodshmError saying how to build and load it.
 
-    In order: the setting; the image podshm's local cluster imported (its node carries the
-    ``podshm.io/test-image`` annotation, whatever kubeconfig names the cluster); this
-    podshm's test image held by every target node (``node.status.images``).
+    In order: its setting; the image podshm's local cluster imported (its node carries the
+    kind's annotation, ``podshm.io/test-image``, whatever kubeconfig names the cluster); this
+    podshm's image of that kind held by every target node (``node.status.images``).
     """
-    if settings.image:
-        return settings.image, "as configured"
+    configured = getattr(settings, kind.setting)
+    if configured:
+        return configured, "as configured"
     nodes = [n for n in facts.nodes if n.ready]
     if settings.node:
         nodes = [n for n in facts.nodes if n.name == settings.node]
-    imported = {n.annotations.get(localpaths.NODE_IMAGE_ANNOTATION) for n in nodes}
+    imported = {n.annotations.get(kind.annotation) for n in nodes}
     if len(imported) == 1 and (ref := imported.pop()):
         return ref, "imported by podshm's local cluster"
-    held = testimage.pick_held_image(n.images for n in nodes) if nodes else None
+    held = kind.pick_held(n.images for n in nodes) if nodes else None
     if held:
         return held, "held by the nodes"
     where = f"node {settings.node}" if settings.node else "the cluster's Ready nodes"
-    reason = facts.nodes_error or f"{where} hold no {testimage.TEST_IMAGE_REPO} image tagged "
+    reason = facts.nodes_error or f"{where} hold no {kind.repo} image tagged "
     if not facts.nodes_error:
-        reason += f"{testimage.tag_prefix()}*"
-    raise PodshmError(f"no test image named, and {reason}", testimage.BUILD_AND_LOAD)
+        reason += f"{kind.tag_prefix()}*"
+    raise PodshmError(f"no {kind.what} named, and {reason}", kind.build_and_load)
 
 
 def _held(names: tuple[str, ...]) -> set[str]:
@@ -113,10 +116,12 @@ def _held(names: tuple[str, ...]) -> set[str]:
     return {n.removeprefix("docker.io/").removeprefix("library/") for n in names}
 
 
-def check_image_held(settings: Settings, facts: ClusterFacts, image: str) -> None:
+def check_image_held(
+    settings: Settings, facts: ClusterFacts, image: str, kind: PodImage = TEST
+) -> None:
     """With pull policy ``Never`` a configured image must be on a target node already: every
     pod would otherwise fail with ErrImageNeverPull. Refused once, before any namespace."""
-    if settings.pull_policy != "Never" or not settings.image or facts.nodes_error:
+    if settings.pull_policy != "Never" or not getattr(settings, kind.setting) or facts.nodes_error:
         return
     nodes = [n for n in facts.nodes if n.name == settings.node or (not settings.node and n.ready)]
     wanted = image.removeprefix("docker.io/").removeprefix("library/")
@@ -127,8 +132,8 @@ def check_image_held(settings: Settings, facts: ClusterFacts, image: str) -> Non
         f"image {image} is given with pull policy Never ({{pull_policy}}), and no target node "
         f"holds it (nodes: {names})",
         f"load it into the nodes first (`kind load docker-image {image}`, or `podshm image "
-        "load` for podshm's test image), or pass IfNotPresent to {pull_policy} if the nodes "
-        "may pull it",
+        f"load` for podshm's {kind.what}), or pass IfNotPresent to {{pull_policy}} if the "
+        "nodes may pull it",
     )
 
 

@@ -1,9 +1,6 @@
-"""The test image's name: what `podshm image build` tags and what a run looks for on nodes.
-
-The tag is ``<podshm version>-<helpers digest>-<inputs hash>``. Its first two parts can be
-computed by any installed podshm without building anything, so a run finds "the test image
-of this podshm" among the images a node holds (``node.status.images``) instead of guessing
-a tag; the last part pins everything else that went into the image (packages, wheels).
+"""What of podshm goes into the test image: the helper programs, and the digest that names
+them (:data:`podshm.podimages.TEST` puts it in the image's tag, so a run finds the test image
+of this podshm on the nodes).
 """
 
 from __future__ import annotations
@@ -11,14 +8,8 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import os
-from collections.abc import Iterable
 from pathlib import Path
 
-TEST_IMAGE_REPO = "podshm.local/podshm-test"
-BUILD_AND_LOAD = (
-    "build it and load it into the nodes: `podshm image build && podshm image load --into kind"
-    " --kind-cluster NAME` (or --into containerd|docker), or name one with {image}"
-)
 IMAGE_PAYLOAD = ("__init__.py", "py.typed", "ipc")
 """What of podshm the image needs: the helper programs only (they import nothing else of
 podshm), so an edit to the plugin or the cluster code does not make a new image."""
@@ -62,39 +53,20 @@ def _walk(top: Path) -> list[Path]:
     return found
 
 
-def source_digest(pkg_dir: Path) -> str:
-    """sha256 over the package's file names and contents: part of the image tag."""
+def tree_digest(root: Path, files: list[Path]) -> str:
+    """sha256 over the files' names (relative to ``root``, in that order) and contents."""
     digest = hashlib.sha256()
-    for path in source_files(pkg_dir):
-        digest.update(path.relative_to(pkg_dir).as_posix().encode() + b"\0")
+    for path in files:
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
 
 
-def tag_prefix() -> str:
-    """``<version>-<first 8 hex digits of the helpers' digest>-``: this podshm's images."""
-    return f"{package_version()}-{source_digest(package_dir())[:8]}-"
+def source_digest(pkg_dir: Path) -> str:
+    """sha256 over the package's file names and contents: part of the image tag."""
+    return tree_digest(pkg_dir, source_files(pkg_dir))
 
 
-def tag_for(inputs_hash: str) -> str:
-    """The full tag of an image built from inputs hashing to ``inputs_hash``."""
-    return tag_prefix() + inputs_hash
-
-
-def is_this_podshms(ref: str) -> bool:
-    """Whether an image reference names a test image built from this podshm's helpers."""
-    repo, _, tag = ref.rpartition(":")
-    repo = repo.removeprefix("docker.io/")
-    return repo == TEST_IMAGE_REPO and tag.startswith(tag_prefix())
-
-
-def pick_held_image(per_node: Iterable[Iterable[str]]) -> str | None:
-    """This podshm's test image that every given node holds, or None.
-
-    Several can match (same helpers, other package versions); any of them will do.
-    """
-    common: set[str] | None = None
-    for names in per_node:
-        mine = {n.removeprefix("docker.io/") for n in names if is_this_podshms(n)}
-        common = mine if common is None else common & mine
-    return max(common) if common else None
+def files_under(top: Path) -> list[Path]:
+    """Every file under ``top`` but bytecode, sorted by path (a recipe directory's)."""
+    return sorted(_walk(top), key=lambda p: p.relative_to(top).as_posix())

@@ -29,6 +29,7 @@ import pytest
 from podshm import testimage
 from podshm.cli import main as podshm_main
 from podshm.image import build, load, rootfs
+from podshm.podimages import TEST
 
 INSTALL_HINT = "run scripts/install-image-deps.sh (as root) to install them"
 MiB = 1024 * 1024
@@ -264,7 +265,7 @@ def test_rebuild_with_same_inputs_is_a_no_op(
     out, err = capsys.readouterr()
     result = json.loads(out)
     assert result["ref"] == first.ref
-    assert result["ref"].startswith(build.TEST_IMAGE_REPO + ":")
+    assert TEST.owns(result["ref"])
     assert result["archive_path"] == str(first.archive_path)
     assert result["cached"] is True
     assert "up to date, no rebuild" in err

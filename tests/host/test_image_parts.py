@@ -15,7 +15,8 @@ from podshm import cache, testimage
 from podshm.cli import image as cli
 from podshm.cli import main as podshm_main
 from podshm.errors import PodshmError
-from podshm.image import aptsources, build, load, rootfs, wheels
+from podshm.image import aptsources, build, load, rootfs, wheels, workload
+from podshm.podimages import WORKLOAD
 
 MIRROR = "http://mirror.invalid/debian"
 SECURITY = "http://mirror.invalid/debian-security"
@@ -89,6 +90,39 @@ def test_mmdebstrap_command_uses_the_sources_file_and_copies_usr_local(tmp_path:
     assert "--format=tar" in cmd
     (sync,) = [c for c in cmd if c.startswith("--customize-hook=sync-in")]
     assert shlex.split(sync.split("=", 1)[1]) == ["sync-in", str(staging), "/usr/local"]
+
+
+def test_workload_recipe_installs_its_packages_with_the_pods_user(tmp_path: Path) -> None:
+    recipe = workload.load_recipe()
+    assert "postgresql-15" in recipe.include
+    cmd = workload.mmdebstrap_command(recipe, tmp_path / "p.sources", tmp_path / "out.tar")
+    assert "--include=postgresql-15" in cmd and "--variant=essential" in cmd
+    # Debian's postinst must find "no main cluster" before it runs; the user before the checks.
+    (essential,) = [c for c in cmd if c.startswith("--essential-hook=")]
+    assert "create_main_cluster = false" in essential
+    hooks = [c.split("=", 1)[1] for c in cmd if c.startswith("--customize-hook=")]
+    assert hooks == [rootfs.USER_HOOK, recipe.customize_hook]
+    assert f"--dpkgopt=path-exclude={recipe.dpkg_exclude[0]}" in cmd
+    assert all(f"--dpkgopt={opt}" in cmd for opt in workload.mmdebstrap.DPKG_OPTIONS)
+
+
+def test_a_recipe_edit_is_another_workload_image(tmp_path: Path, monkeypatch) -> None:
+    before = WORKLOAD.tag_prefix()
+    copy = tmp_path / "workload"
+    copy.mkdir()
+    text = (workload.workload_recipe_dir() / workload.RECIPE_FILE).read_text()
+    (copy / workload.RECIPE_FILE).write_text(text + "\n# edited\n")
+    monkeypatch.setattr("podshm.podimages.workload_recipe_dir", lambda: copy)
+    assert WORKLOAD.tag_prefix() != before
+    assert workload.load_recipe(copy / workload.RECIPE_FILE).include == ("postgresql-15",)
+
+
+def test_a_broken_recipe_is_named(tmp_path: Path) -> None:
+    broken = tmp_path / "recipe.yaml"
+    broken.write_text("include: [postgresql-15]\n")
+    with pytest.raises(PodshmError) as err:
+        workload.load_recipe(broken)
+    assert str(broken) in err.value.cause
 
 
 def test_missing_mmdebstrap_says_how_to_install(
@@ -208,6 +242,10 @@ def test_subcommands_set_func() -> None:
     for argv in (["image", "build"], ["image", "build-pause"], ["image", "load"]):
         assert callable(parser.parse_args(argv).func)
     assert parser.parse_args(["image", "build-pause"]).pause is True
+    assert parser.parse_args(["image", "build", "--workload"]).workload is True
+    assert parser.parse_args(["image", "load", "--workload"]).workload is True
+    with pytest.raises(SystemExit):
+        parser.parse_args(["image", "build", "--workload", "--pause"])
 
 
 @pytest.mark.parametrize(

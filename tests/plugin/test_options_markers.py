@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from podshm.plugin.markers import MARKERS
+from podshm.plugin.markers import MARKERS, OPT_IN, selects_opt_in
 from podshm.settings import SETTINGS
 
 
@@ -28,7 +28,7 @@ def test_markers_are_registered(pytester: pytest.Pytester):
 
 def test_strict_markers_accepts_ours_and_refuses_typos(pytester: pytest.Pytester):
     marks = "".join(
-        f"@pytest.mark.{name}\n" for name in MARKERS if name not in ("bench", "cluster")
+        f"@pytest.mark.{name}\n" for name in MARKERS if name not in (*OPT_IN, "cluster")
     )
     pytester.makepyfile(f"import pytest\n\n{marks}def test_ok():\n    pass\n")
     assert pytester.runpytest("--strict-markers").ret == 0
@@ -60,6 +60,36 @@ def test_bench_is_deselected_unless_asked_for(pytester: pytest.Pytester):
     )
     pytester.runpytest().assert_outcomes(passed=1, deselected=1)
     pytester.runpytest("-m", "bench").assert_outcomes(passed=1, deselected=1)
+
+
+def test_workload_is_opt_in_and_independent_of_bench(pytester: pytest.Pytester):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.workload
+        def test_workload():
+            pass
+
+        @pytest.mark.bench
+        def test_bench():
+            pass
+
+        def test_plain():
+            pass
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1, deselected=2)
+    pytester.runpytest("-m", "workload").assert_outcomes(passed=1, deselected=2)
+    pytester.runpytest("-m", "bench or workload").assert_outcomes(passed=2, deselected=1)
+    pytester.runpytest("-m", "not workload").assert_outcomes(passed=1, deselected=2)
+
+
+def test_opt_in_markers_are_named_by_word():
+    assert selects_opt_in("workload and not gvisor") == {"workload"}
+    assert selects_opt_in("bench or workload") == {"bench", "workload"}
+    assert selects_opt_in("workloads or benchmark") == set()
+    assert selects_opt_in(None) == set()
 
 
 def test_cluster_marker_is_added_to_tests_using_cluster_fixtures(pytester: pytest.Pytester):

@@ -9,6 +9,8 @@ from podshm import manifests
 from podshm.kube.podsecurity import baseline_violations, restricted_violations
 
 COMMON = {"IMAGE": "registry.example/podshm:1", "NAME": "pod", "PULL_POLICY": "IfNotPresent"}
+WORKLOAD_IMAGE = "registry.example/podshm-workload:1"
+"""Passed to the manifests that run the workload image (the others refuse the parameter)."""
 ALL = manifests.available()
 EXPECTED = {
     "sysv-shared-ftok.yaml",
@@ -35,6 +37,8 @@ EXPECTED = {
 
 
 def render(name: str, **params) -> dict:
+    if "WORKLOAD_IMAGE" in manifests.placeholders(manifests.read(name), name):
+        params = {"WORKLOAD_IMAGE": WORKLOAD_IMAGE, **params}
     return manifests.render(name, {**COMMON, **params})
 
 
@@ -48,6 +52,22 @@ def test_manifest_renders_to_a_valid_pod(name):
     assert pod["kind"] == "Pod" and pod["metadata"]["name"] == "pod"
     # The client's model forbids unknown fields: a typo in a manifest fails here.
     client.V1Pod.from_dict(pod)
+
+
+@pytest.mark.parametrize("name", ["postgres.yaml", "postgres-memory.yaml"])
+def test_postgres_manifests_run_the_server_from_the_workload_image_beside_a_probe(name):
+    """The server from the workload image (DSM type posix unless told), the probe that
+    measures /dev/shm from the test image; the memory-backed one mounts /dev/shm in both."""
+    spec = render(name)["spec"]
+    server, probe = spec["containers"]
+    assert (server["name"], server["image"]) == ("postgres", WORKLOAD_IMAGE)
+    assert (probe["name"], probe["image"]) == ("probe", COMMON["IMAGE"])
+    assert "dynamic_shared_memory_type=posix" in server["command"][-1]
+    sysv = render(name, DSM_TYPE="sysv")["spec"]["containers"][0]["command"][-1]
+    assert "dynamic_shared_memory_type=sysv" in sysv
+    mounts = [{m["mountPath"] for m in c.get("volumeMounts", [])} for c in (server, probe)]
+    memory = name == "postgres-memory.yaml"
+    assert all(("/dev/shm" in m) is memory for m in mounts)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

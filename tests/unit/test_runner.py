@@ -59,3 +59,11 @@ def test_a_named_cluster_that_does_not_answer_is_an_error_not_a_fallback(tmp_pat
     with pytest.raises(PodshmError) as err:
         runner.run(args)
     assert err.value.cause == f"no kubeconfig found at {tmp_path / 'none'}"
+
+
+def test_the_mark_expression_is_read_from_pytests_arguments():
+    markexpr_of = runner.markexpr_of
+    assert markexpr_of(["-m", "workload", "-q"]) == "workload"
+    assert markexpr_of(["-mworkload and not bench"]) == "workload and not bench"
+    assert markexpr_of(["-n", "2", "-m", "sysv", "-m", "workload"]) == "workload"
+    assert markexpr_of(["--podshm-image", "x", "-k", "pg"]) == ""

@@ -106,6 +106,7 @@ LAYERS: list[tuple[str, ...]] = [
         "podshm.deviations",
         "podshm.overrides",
         "podshm.testimage",
+        "podshm.podimages",
     ),
     ("podshm.settings", "podshm.localpaths", "podshm.cache"),
     ("podshm.kube", "podshm.target"),  # cluster access

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from podshm import localpaths, testimage
+from podshm import localpaths
 from podshm.errors import PodshmError
 from podshm.kube.facts import ClusterFacts, NodeFacts
+from podshm.podimages import TEST, WORKLOAD
 from podshm.settings import resolve
 from podshm.target import choose, connect_target, find_image
 
@@ -125,8 +126,8 @@ def facts(*nodes: NodeFacts) -> ClusterFacts:
     return ClusterFacts("https://x", "ctx", "v1.37.2", nodes=nodes)
 
 
-MINE = f"{testimage.TEST_IMAGE_REPO}:{testimage.tag_prefix()}0123456789ab"
-OLD = f"{testimage.TEST_IMAGE_REPO}:0.0.1-deadbeef-0123456789ab"
+MINE = f"{TEST.repo}:{TEST.tag_prefix()}0123456789ab"
+OLD = f"{TEST.repo}:0.0.1-deadbeef-0123456789ab"
 
 
 def test_a_configured_image_is_used_as_is():
@@ -134,7 +135,7 @@ def test_a_configured_image_is_used_as_is():
 
 
 def test_the_local_cluster_names_its_image_on_its_node():
-    annotated = node("n", annotations={localpaths.NODE_IMAGE_ANNOTATION: OLD})
+    annotated = node("n", annotations={TEST.annotation: OLD})
     assert find_image(resolve({}), facts(annotated))[0] == OLD
 
 
@@ -147,10 +148,34 @@ def test_an_image_one_node_lacks_or_of_another_podshm_is_not_used():
     for cluster in (facts(node("a", [MINE]), node("b", [OLD])), facts(node("a", [OLD]))):
         with pytest.raises(PodshmError) as err:
             find_image(resolve({}), cluster)
-        assert f"tagged {testimage.tag_prefix()}*" in err.value.cause
+        assert f"tagged {TEST.tag_prefix()}*" in err.value.cause
         assert "podshm image build && podshm image load --into kind" in err.value.fix
 
 
 def test_a_pinned_node_only_needs_the_image_itself():
     cluster = facts(node("a", [MINE]), node("b", [OLD]))
     assert find_image(resolve({"node": "a"}), cluster)[0] == MINE
+
+
+WORKLOAD_MINE = f"{WORKLOAD.repo}:{WORKLOAD.tag_prefix()}0123456789ab"
+
+
+def test_the_workload_image_is_found_the_same_way_by_its_own_name():
+    annotated = node("n", annotations={WORKLOAD.annotation: "x/w:1", TEST.annotation: OLD})
+    assert find_image(resolve({}), facts(annotated), WORKLOAD) == (
+        "x/w:1",
+        "imported by podshm's local cluster",
+    )
+    held = facts(node("a", [MINE, WORKLOAD_MINE]), node("b", [WORKLOAD_MINE]))
+    assert find_image(resolve({}), held, WORKLOAD) == (WORKLOAD_MINE, "held by the nodes")
+    configured = resolve({"workload_image": "reg/pg:1"})
+    assert find_image(configured, facts(), WORKLOAD) == ("reg/pg:1", "as configured")
+
+
+def test_a_missing_workload_image_says_how_to_get_one():
+    with pytest.raises(PodshmError) as err:
+        find_image(resolve({}), facts(node("a", [MINE])), WORKLOAD)
+    assert "no workload image named" in err.value.cause
+    assert f"tagged {WORKLOAD.tag_prefix()}*" in err.value.cause
+    assert "podshm cluster up --workload-image" in err.value.fix
+    assert "podshm image build --workload" in err.value.fix

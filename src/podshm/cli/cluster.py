@@ -15,6 +15,7 @@ import sys
 from podshm import providers
 from podshm.build import catalog
 from podshm.build.pins import DEFAULT, pins_for
+from podshm.prepare import pod_images
 from podshm.providers.base import Provider, Request
 from podshm.providers.local import runtimes as runtimes_pkg
 
@@ -86,6 +87,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="do not build and load the podshm test image into the nodes",
     )
+    p.add_argument(
+        "--workload-image",
+        action="store_true",
+        help="also build (once, cached) and load the workload image (PostgreSQL), which the "
+        "workload scenarios run (pytest -m workload)",
+    )
     p.set_defaults(func=_up)
 
     p = sub.add_parser("down", help="stop everything and remove the cluster's state")
@@ -141,12 +148,8 @@ def _up(args: argparse.Namespace) -> int:
     request = request_from(args)
     # A bad version, node count or runtime fails at once, before anything is built.
     chosen.validate(request)
-    if not args.no_test_image:
-        from podshm.image import build as image_build
-
-        built = image_build.build_test_image(progress=image_build.stderr_progress())
-        request = dataclasses.replace(request, images={built.ref: built.archive_path})
-    chosen.up(request, sys.stderr)
+    images = pod_images(test=not args.no_test_image, workload=args.workload_image)
+    chosen.up(dataclasses.replace(request, images=images), sys.stderr)
     print(chosen.kubeconfig())
     return 0
 

@@ -1,4 +1,4 @@
-"""``podshm image``: build the test and pause images offline, load them into a runtime.
+"""``podshm image``: build the test, workload and pause images offline, load them into a runtime.
 
 Registered into the top-level ``podshm`` parser by ``register(subparsers)``;
 ``python -m podshm.image`` runs the same group on its own.
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from podshm import providers
 from podshm.image import build, load
+from podshm.image.workload import build_workload_image
 from podshm.settings import CACHE_DIR_ENV
 
 
@@ -20,7 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``image build``, ``build-pause``, ``load`` and ``docker-base`` to ``subparsers``."""
     image = subparsers.add_parser(
         "image",
-        help="build the test and pause images offline; load them into containerd/kind/docker",
+        help="build the test, workload and pause images offline; load them into "
+        "containerd/kind/docker",
         description="Build podshm's OCI images without a registry or Docker, and load them "
         f"into a container runtime. Archives are cached in ${CACHE_DIR_ENV}/images "
         "(default ~/.cache/podshm/images); an unchanged build is a no-op.",
@@ -29,17 +31,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     build_cmd = commands.add_parser(
         "build",
-        help="build the test image (or --pause: the sandbox image)",
+        help="build the test image (or --workload, --pause: the workload, sandbox image)",
         description="Build the test image (Debian bookworm via mmdebstrap from this machine's "
-        "apt sources, python3, podshm, sysv_ipc, posix_ipc; user 65532) as an OCI archive. "
+        "apt sources, python3, podshm, sysv_ipc, posix_ipc; user 65532) as an OCI archive, or "
+        "the workload image (the same way: PostgreSQL; `pytest -m workload` needs it). "
         "Its tag is a hash of the inputs, so an unchanged rebuild does nothing.",
     )
     _add_build_options(build_cmd)
-    build_cmd.add_argument(
-        "--pause",
-        action="store_true",
-        help=f"build the sandbox image {build.PAUSE_IMAGE_REF} from pause.c instead",
-    )
+    _add_kind_options(build_cmd, "build")
     build_cmd.add_argument(
         "--apt-sources",
         type=Path,
@@ -55,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         f"{build.PAUSE_IMAGE_REF} (entrypoint /pause, user 65535).",
     )
     _add_build_options(pause_cmd)
-    pause_cmd.set_defaults(func=run_build, pause=True, apt_sources=None)
+    pause_cmd.set_defaults(func=run_build, pause=True, workload=False, apt_sources=None)
 
     base_cmd = commands.add_parser(
         "docker-base",
@@ -73,7 +72,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Load an OCI image archive into a container runtime. Targets: "
         "containerd (ctr images import, namespace k8s.io, which kubelet uses), "
         "kind (kind load image-archive) and docker (docker load). Without --archive "
-        "the test image (or with --pause the sandbox image) is built or reused first.",
+        "the test image (or with --workload the workload image, with --pause the sandbox "
+        "image) is built or reused first.",
     )
     load_cmd.add_argument(
         "--into",
@@ -82,9 +82,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="where to load: containerd, kind or docker (default: containerd)",
     )
     load_cmd.add_argument("--archive", type=Path, help="OCI archive to load (default: build it)")
-    load_cmd.add_argument(
-        "--pause", action="store_true", help="load the sandbox image instead of the test image"
-    )
+    _add_kind_options(load_cmd, "load")
     load_cmd.add_argument(
         "--address",
         metavar="SOCKET",
@@ -109,6 +107,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     load_cmd.set_defaults(func=run_load)
 
 
+def _add_kind_options(parser: argparse.ArgumentParser, verb: str) -> None:
+    """``--workload`` or ``--pause``: which image instead of the test image."""
+    kind = parser.add_mutually_exclusive_group()
+    kind.add_argument(
+        "--workload",
+        action="store_true",
+        help=f"{verb} the workload image (PostgreSQL, for -m workload) instead",
+    )
+    kind.add_argument(
+        "--pause",
+        action="store_true",
+        help=f"{verb} the sandbox image {build.PAUSE_IMAGE_REF} (from pause.c) instead",
+    )
+
+
 def _add_build_options(parser: argparse.ArgumentParser) -> None:
     out = parser.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print the result as one JSON object")
@@ -120,6 +133,10 @@ def _build(args: argparse.Namespace) -> build.BuiltImage:
     progress = build.stderr_progress()
     if args.pause:
         return build.build_pause_image(force=args.force, progress=progress)
+    if args.workload:
+        return build_workload_image(
+            force=args.force, apt_sources=args.apt_sources, progress=progress
+        )
     return build.build_test_image(force=args.force, apt_sources=args.apt_sources, progress=progress)
 
 

@@ -1,6 +1,7 @@
-"""Build the podshm test image and the pod sandbox (pause) image, offline and cached.
+"""Build podshm's Debian images (the test image here, the workload image in :mod:`.workload`)
+and the pod sandbox (pause) image, offline and cached.
 
-Both images are OCI archives in the cache (``$PODSHM_CACHE_DIR/images``, default
+The images are OCI archives in the cache (``$PODSHM_CACHE_DIR/images``, default
 ``~/.cache/podshm/images``). Each archive's name carries a hash of everything
 that goes into it, computed *before* building: if that archive already exists
 the build is a no-op, so tests and cluster bring-up can call these functions
@@ -33,7 +34,7 @@ from podshm.cache import cache_root, content_tag
 from podshm.data import data_path
 from podshm.errors import PodshmError
 from podshm.image import aptsources, layers, mmdebstrap, native, oci, rootfs, wheels
-from podshm.testimage import TEST_IMAGE_REPO, tag_for
+from podshm.podimages import TEST, PodImage
 
 BUILDER_VERSION = 1
 """Bump when the recipe changes in a way the hashed inputs do not show."""
@@ -91,8 +92,8 @@ def stderr_progress() -> Progress:
     return report
 
 
-def _quiet(message: str) -> None:
-    pass
+def quiet(message: str) -> None:
+    """The progress printer of a caller that wants none."""
 
 
 def images_dir(root: Path | None = None) -> Path:
@@ -120,13 +121,14 @@ def _locked(directory: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _config_inputs(config: oci.ImageConfig) -> dict[str, Any]:
+def config_inputs(config: oci.ImageConfig) -> dict[str, Any]:
+    """An image config as hashable inputs (its tag changes with the config)."""
     data = asdict(config)
     return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
 
 
 def gather_test_image_inputs(
-    cache: Path, apt_sources: Path | None = None, progress: Progress = _quiet
+    cache: Path, apt_sources: Path | None = None, progress: Progress = quiet
 ) -> dict[str, Any]:
     """Everything the test image is made of, as hashable data.
 
@@ -147,7 +149,7 @@ def gather_test_image_inputs(
         "include": list(rootfs.INCLUDE),
         "merged_usr_hooks": mmdebstrap.MERGED_USR_HOOKS.is_dir(),
         "dpkg_options": list(mmdebstrap.DPKG_OPTIONS),
-        "customize": rootfs.CUSTOMIZE_SCRIPT,
+        "customize": [rootfs.USER_HOOK, rootfs.CUSTOMIZE_SCRIPT],
         "apt_sources": sources,
         "packages": mmdebstrap.package_set(rootfs.INCLUDE),
         "wheels": {p.name: layers.sha256_file(p) for p in wheel_files},
@@ -155,7 +157,7 @@ def gather_test_image_inputs(
         "podshm_source": testimage.source_digest(pkg_dir),
         "scripts": dict(wheels.IMAGE_SCRIPTS),
         "ipcbench": native.ipcbench_inputs(),
-        "config": _config_inputs(TEST_IMAGE_CONFIG),
+        "config": config_inputs(TEST_IMAGE_CONFIG),
     }
 
 
@@ -180,6 +182,52 @@ def _cached(archive: Path, ref: str) -> BuiltImage | None:
     return BuiltImage(ref, archive, digest, archive.stat().st_size, cached=True)
 
 
+def build_debian_image(
+    kind: PodImage,
+    inputs: dict[str, Any],
+    config: oci.ImageConfig,
+    make_root: Callable[[Path, Path, Progress], None],
+    *,
+    root: Path,
+    force: bool,
+    keep: int,
+    report: Progress,
+) -> BuiltImage:
+    """Build (or reuse) one of podshm's Debian images from its ``inputs`` (the tag hashes
+    them): ``make_root(work_dir, rootfs_tar, report)`` writes the root filesystem tarball,
+    which becomes the one deterministic layer of an OCI archive in the cache; older archives
+    of the kind beyond ``keep`` are pruned."""
+    out_dir = images_dir(root)
+    tag = kind.tag_for(content_tag(inputs))
+    ref = f"{kind.repo}:{tag}"
+    archive = out_dir / f"{kind.archive_prefix}{tag}.oci.tar"
+    with _locked(out_dir):
+        if not force and (hit := _cached(archive, ref)) is not None:
+            report(f"up to date, no rebuild: {archive}")
+            return hit
+        with tempfile.TemporaryDirectory(prefix=".build-", dir=out_dir) as tmp:
+            work = Path(tmp)
+            rootfs_tar = work / "rootfs.tar"
+            make_root(work, rootfs_tar, report)
+            report("writing the deterministic layer (sorted, mtime 0, gzip)")
+            layer = layers.layer_from_tar(
+                rootfs_tar, work / "layer.tar.gz", exclude=lambda n: n.startswith("dev/")
+            )
+            rootfs_tar.unlink()
+            written = oci.write_oci_archive(
+                archive,
+                ref,
+                [layer],
+                config,
+                history=f"podshm image build {BUILDER_VERSION}: mmdebstrap {aptsources.SUITE}",
+            )
+        image = BuiltImage(ref, archive, written.manifest_digest, written.size, cached=False)
+        _write_metadata(image, inputs)
+        _prune(out_dir, kind.archive_prefix, keep, archive)
+        report(f"wrote {archive} ({written.size / 1e6:.1f} MB)")
+        return image
+
+
 def build_test_image(
     *,
     cache_dir: Path | None = None,
@@ -193,58 +241,43 @@ def build_test_image(
     rebuilds even when the archive exists; ``apt_sources`` replaces the host's
     apt configuration with a file of deb822 or one-line entries.
     """
-    report = progress or _quiet
+    report = progress or quiet
     root = cache_dir or cache_root()
-    out_dir = images_dir(root)
     report("resolving inputs (package set from the host's apt lists, wheels, podshm source)")
     inputs = gather_test_image_inputs(root, apt_sources, report)
-    tag = tag_for(content_tag(inputs))
-    ref = f"{TEST_IMAGE_REPO}:{tag}"
-    archive = out_dir / f"podshm-test-{tag}.oci.tar"
-    with _locked(out_dir):
-        if not force and (hit := _cached(archive, ref)) is not None:
-            report(f"up to date, no rebuild: {archive}")
-            return hit
-        with tempfile.TemporaryDirectory(prefix=".build-", dir=out_dir) as tmp:
-            work = Path(tmp)
-            staging = work / "usr-local"
-            report("staging podshm and wheels for /usr/local")
-            wheel_files = [root / "wheels" / name for name in sorted(inputs["wheels"])]
-            wheels.stage_usr_local(
-                staging, wheel_files, testimage.package_dir(), inputs["podshm_version"]
+
+    def make_root(work: Path, rootfs_tar: Path, report: Progress) -> None:
+        staging = work / "usr-local"
+        report("staging podshm and wheels for /usr/local")
+        wheel_files = [root / "wheels" / name for name in sorted(inputs["wheels"])]
+        wheels.stage_usr_local(
+            staging, wheel_files, testimage.package_dir(), inputs["podshm_version"]
+        )
+        source = native.find_ipcbench_source()
+        report(f"gcc {' '.join(native.IPCBENCH_CFLAGS)} {source}")
+        native.build_ipcbench(staging / "bin" / native.IPCBENCH_NAME, source)
+        staged = testimage.source_digest(staging / wheels.SITE_PACKAGES / "podshm")
+        if (
+            staged != inputs["podshm_source"]
+            or layers.sha256_file(source) != inputs["ipcbench"]["source"]
+        ):
+            raise PodshmError(
+                "podshm's source files changed while the image was being built",
+                "run the build again once the edits are saved",
             )
-            source = native.find_ipcbench_source()
-            report(f"gcc {' '.join(native.IPCBENCH_CFLAGS)} {source}")
-            native.build_ipcbench(staging / "bin" / native.IPCBENCH_NAME, source)
-            staged = testimage.source_digest(staging / wheels.SITE_PACKAGES / "podshm")
-            if (
-                staged != inputs["podshm_source"]
-                or layers.sha256_file(source) != inputs["ipcbench"]["source"]
-            ):
-                raise PodshmError(
-                    "podshm's source files changed while the image was being built",
-                    "run the build again once the edits are saved",
-                )
-            report(f"mmdebstrap {aptsources.SUITE} ({rootfs.VARIANT} + {','.join(rootfs.INCLUDE)})")
-            rootfs_tar = work / "rootfs.tar"
-            rootfs.build_rootfs_tar(inputs["apt_sources"], staging, rootfs_tar, report)
-            report("writing the deterministic layer (sorted, mtime 0, gzip)")
-            layer = layers.layer_from_tar(
-                rootfs_tar, work / "layer.tar.gz", exclude=lambda n: n.startswith("dev/")
-            )
-            rootfs_tar.unlink()
-            written = oci.write_oci_archive(
-                archive,
-                ref,
-                [layer],
-                TEST_IMAGE_CONFIG,
-                history=f"podshm image build {BUILDER_VERSION}: mmdebstrap {aptsources.SUITE}",
-            )
-        image = BuiltImage(ref, archive, written.manifest_digest, written.size, cached=False)
-        _write_metadata(image, inputs)
-        _prune(out_dir, "podshm-test-", KEEP_TEST_IMAGES, archive)
-        report(f"wrote {archive} ({written.size / 1e6:.1f} MB)")
-        return image
+        report(f"mmdebstrap {aptsources.SUITE} ({rootfs.VARIANT} + {','.join(rootfs.INCLUDE)})")
+        rootfs.build_rootfs_tar(inputs["apt_sources"], staging, rootfs_tar, report)
+
+    return build_debian_image(
+        TEST,
+        inputs,
+        TEST_IMAGE_CONFIG,
+        make_root,
+        root=root,
+        force=force,
+        keep=KEEP_TEST_IMAGES,
+        report=report,
+    )
 
 
 def _prune(out_dir: Path, prefix: str, keep: int, current: Path) -> None:
@@ -267,7 +300,7 @@ def pause_image_inputs(source: Path) -> dict[str, Any]:
         "pause_c": layers.sha256_file(source),
         "cflags": list(PAUSE_CFLAGS),
         **native.toolchain_inputs(),
-        "config": _config_inputs(PAUSE_IMAGE_CONFIG),
+        "config": config_inputs(PAUSE_IMAGE_CONFIG),
     }
 
 
@@ -284,7 +317,7 @@ def build_pause_image(
     configured with the default sandbox image find it; the archive name carries
     the input hash, so a changed compiler or libc rebuilds it.
     """
-    report = progress or _quiet
+    report = progress or quiet
     out_dir = images_dir(cache_dir)
     source = find_pause_source()
     inputs = {**pause_image_inputs(source), "ref": ref}

@@ -47,13 +47,19 @@ def command(
     hooks: Sequence[str] = (),
     variant: str = ESSENTIAL,
     mmdebstrap: str = "mmdebstrap",
+    *,
+    essential_hooks: Sequence[str] = (),
+    dpkg_options: Sequence[str] = (),
 ) -> list[str]:
-    """The mmdebstrap invocation (pure, so unit tests can read it)."""
+    """The mmdebstrap invocation (pure, so unit tests can read it): ``hooks`` customize the
+    finished root, ``essential_hooks`` run before the included packages are installed (their
+    maintainer scripts see what they write), ``dpkg_options`` add to :data:`DPKG_OPTIONS`."""
     cmd = [mmdebstrap, f"--variant={variant}", "--mode=auto", "--format=tar"]
     cmd.append("--include=" + ",".join(include))
     if MERGED_USR_HOOKS.is_dir():
         cmd.append(f"--hook-dir={MERGED_USR_HOOKS}")
-    cmd += [f"--dpkgopt={opt}" for opt in DPKG_OPTIONS]
+    cmd += [f"--dpkgopt={opt}" for opt in (*DPKG_OPTIONS, *dpkg_options)]
+    cmd += [f"--essential-hook={hook}" for hook in essential_hooks]
     cmd += [f"--customize-hook={hook}" for hook in hooks]
     return [*cmd, SUITE, str(output), str(sources_file)]
 

@@ -18,14 +18,20 @@ USER_NAME = "podshm"
 USER_ID = 65532
 """The distroless "nonroot" id: a fixed number so Pod Security "restricted" can use it."""
 
-CUSTOMIZE_SCRIPT = f"""\
+USER_HOOK = f"""\
 set -eu
 root="$1"
-echo '{USER_NAME}:x:{USER_ID}:{USER_ID}:podshm helpers:/nonexistent:/usr/sbin/nologin' \\
-    >> "$root/etc/passwd"
+echo '{USER_NAME}:x:{USER_ID}:{USER_ID}:podshm:/nonexistent:/usr/sbin/nologin' >> "$root/etc/passwd"
 echo '{USER_NAME}:x:{USER_ID}:' >> "$root/etc/group"
 # Runtimes bind-mount these; the build host's copies must not leak into the image.
 rm -f "$root/etc/resolv.conf" "$root/etc/hostname"
+"""
+"""Every pod image's first customize hook: the user its pods run as (a name for the number,
+which programs such as PostgreSQL's look up), and no host files left in ``/etc``."""
+
+CUSTOMIZE_SCRIPT = f"""\
+set -eu
+root="$1"
 chroot "$root" python3 -m compileall -q --invalidation-mode checked-hash \\
     /usr/local/{SITE_PACKAGES}
 # Fail the build, not a pod, if the helpers need anything the image lacks.
@@ -41,7 +47,7 @@ def mmdebstrap_command(
 ) -> list[str]:
     """The test image's mmdebstrap invocation: the helpers' /usr/local tree synced in, then
     the customize script (pure, so tests can inspect it)."""
-    hooks = [mmdebstrap_mod.sync_in(staging, "/usr/local"), CUSTOMIZE_SCRIPT]
+    hooks = [mmdebstrap_mod.sync_in(staging, "/usr/local"), USER_HOOK, CUSTOMIZE_SCRIPT]
     return mmdebstrap_mod.command(sources_file, output, INCLUDE, hooks, VARIANT, mmdebstrap)
 
 

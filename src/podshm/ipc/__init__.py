@@ -8,6 +8,8 @@ import the rest of podshm. Modules, one responsibility each:
 - ``ftok``: SysV keys from a shared file; ``sysv``: SysV shm/sem/msg send and receive;
 - ``posix``: POSIX shm + semaphore (the article's memwriter/memreader) and mqueues;
 - ``mounts``/``shmfs``: /dev/shm facts and fill-until-ENOSPC;
+- ``loader``: the DataLoader pattern (workers, ``multiprocessing.shared_memory`` batches,
+  SIGBUS past the tmpfs size);
 - ``listing``/``cleanup``: ``ipc-list`` and ``ipc-remove``;
 - ``bench``: the ``bench-*`` peers of ``podshm bench`` (Python inner loop, batches);
 - ``parser``: the command table (argparse); ``cli``: the runner behind ``main``.

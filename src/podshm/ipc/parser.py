@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from . import cleanup, listing, posix, shmfs, sysv
+from . import cleanup, listing, loader, posix, shmfs, sysv
 from .common import DEFAULT_TEXT
 from .ftok import DEFAULT_PROJ_ID, parse_key
 from .mounts import parse_size
@@ -84,6 +84,7 @@ _key = _checked(parse_key, lambda v: v != 0, "a non-zero 32-bit key (decimal or 
 message_size = _checked(int, lambda v: v >= MIN_SIZE, f"a message size >= {MIN_SIZE} bytes")
 """argparse type of a benchmark message size (``podshm bench --sizes`` uses it too)."""
 _count = _checked(int, lambda v: v >= 0, "a count >= 0 (0: until --budget)")
+_positive = _checked(int, lambda v: v > 0, "a count > 0")
 _cpu = _checked(int, lambda v: v >= -1, "a CPU number (-1: not pinned)")
 _run_id = _checked(
     str, lambda v: re.fullmatch(r"[a-z0-9][a-z0-9-]{0,39}", v) is not None, "a run id [a-z0-9-]"
@@ -204,6 +205,17 @@ COMMANDS: dict[str, tuple[Callable[..., None], str, list]] = {
             _flag("--name", help="file name in --dir (default podshm-fill-<pid>)"),
             _flag("--max-bytes", type=_size, default=2 << 30, help="--until-full refuses above"),
             _WAIT[0],
+        ],
+    ),
+    "shm-loader": (
+        loader.shm_loader,
+        "the DataLoader pattern: workers hand batches to this process through "
+        "multiprocessing.shared_memory; reports intact batches and how each worker ended",
+        [
+            _flag("--batch-bytes", type=_size, default=loader.DEFAULT_BATCH_BYTES),
+            _flag("--batches", type=_positive, default=4, help="batches in all (%(default)s)"),
+            _flag("--workers", type=_positive, default=2, help="worker processes"),
+            _flag("--timeout", type=_seconds, default=120.0, help="bound of the run, s"),
         ],
     ),
     "ipc-list": (listing.ipc_list, "list SysV and POSIX IPC objects of this namespace", _SELECT),

@@ -20,6 +20,7 @@ from podshm.kube.facts import NodeFacts
 from podshm.kube.namespaces import RUN_ID_LABEL, lifetime_annotations
 from podshm.kube.pods import UNTIL_RUNNING, PodHandle, create_pod, wait_for_pod
 from podshm.kube.podsecurity import baseline_violations, restricted_violations
+from podshm.podimages import TEST, WORKLOAD
 
 POD_SECURITY_CHECKS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "restricted": restricted_violations,
@@ -44,6 +45,14 @@ class PodOptions:
     """Lifetime of the pod: ``activeDeadlineSeconds``, so a killed run's pods end by
     themselves, and the expiry annotation later runs and `podshm gc` read."""
     run_started: datetime | None = None
+    workload_image: str = ""
+    """The workload image, for manifests that run it (``${WORKLOAD_IMAGE}``); empty when
+    the run needs none."""
+
+
+def uses_workload_image(text: str, source: str) -> bool:
+    """Whether a manifest's pod runs the workload image (it has ``${WORKLOAD_IMAGE}``)."""
+    return WORKLOAD.placeholder in manifests.placeholders(text, source)
 
 
 def render_pod(
@@ -63,12 +72,21 @@ def render_pod(
     ``known_nodes`` (when the run could list them) turns a misspelt node into a clear error.
     """
     values: dict[str, manifests.ParamValue] = {
-        "IMAGE": options.image,
+        TEST.placeholder: options.image,
         "NAME": name,
         "PULL_POLICY": options.pull_policy,
         **(params or {}),
     }
-    pod = manifests.render(manifest, values, options.manifests)
+    text = manifests.read(manifest, options.manifests)
+    if uses_workload_image(text, manifest):
+        if not options.workload_image:
+            raise PodshmError(
+                f"manifest {manifest} runs the {WORKLOAD.what}, and this run looked for none "
+                "(no selected test declares a pod of it with @pytest.mark.podshm_pod)",
+                f"declare the pod on the test, or name the image with {{{WORKLOAD.setting}}}",
+            )
+        values[WORKLOAD.placeholder] = options.workload_image
+    pod = manifests.render_text(text, values, source=manifest)
     node = node or options.node
     if node and known_nodes and not any(n.name == node for n in known_nodes):
         names = ", ".join(n.name for n in known_nodes)

@@ -15,7 +15,7 @@ import pytest
 from podshm.errors import InputError, PodshmError, Renderer, use_renderer
 from podshm.kube.access import connection_lost
 from podshm.plugin.applicable import header_lines, not_run_line, reasons, skip_if_not_applicable
-from podshm.plugin.inputs import check_manifests
+from podshm.plugin.inputs import check_manifests, run_workload_image
 from podshm.plugin.lifetime import (
     cleanup,
     handle_sigterm_like_sigint,
@@ -85,6 +85,14 @@ def result_options(config: pytest.Config, state: RunState) -> dict[str, str]:
     return {k: v for k, v in chosen.items() if v}
 
 
+def workload_image_line(state: RunState, tests: int) -> str:
+    """Which workload image the run uses, and why (the header is printed before collection)."""
+    return (
+        f"podshm: workload image {state.workload_image} ({state.workload_image_source}), "
+        f"run by {tests} selected test(s)"
+    )
+
+
 class SessionHooks:
     """Hooks that need the run state."""
 
@@ -141,7 +149,8 @@ class SessionHooks:
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Before any test runs or any namespace exists: a bad input (a manifest, an image
         no node holds) stops the run with pytest's usage-error exit (4), a cluster or test
-        image that cannot be used with exit 2, each as the one line naming cause and fix.
+        image (or a workload image that selected tests run) that cannot be used with exit 2,
+        each as the one line naming cause and fix.
 
         xdist workers keep the per-test failures instead (each fails at once with the same
         cached line): a worker cannot end the whole run.
@@ -151,12 +160,18 @@ class SessionHooks:
         if not any(item.get_closest_marker("cluster") for item in session.items):
             return
         try:
-            check_manifests(self.state.require_settings(), session.items)
+            settings = self.state.require_settings()
+            check_manifests(settings, session.items)
             self.state.cluster()
             self.state.nodes()
             self.state.runtime_classes()
-            lines = start_of_run(self.state)
             runnable = [item for item in session.items if not reasons(self.state, item)]
+            workload = run_workload_image(settings, runnable)
+            if workload:
+                self.state.find_workload_image()
+            lines = start_of_run(self.state)
+            if workload:
+                lines.append(workload_image_line(self.state, len(workload)))
             start_prestart(self.state, runnable)
         except InputError as err:
             pytest.exit(f"podshm: {err}", returncode=pytest.ExitCode.USAGE_ERROR)

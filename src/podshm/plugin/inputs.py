@@ -17,14 +17,14 @@ import yaml
 
 from podshm import manifests
 from podshm.errors import InputError, PodshmError
-from podshm.kube.launch import PodOptions, render_pod
+from podshm.kube.launch import PodOptions, render_pod, uses_workload_image
 from podshm.plugin.params import NODE_FIXTURE, RUNTIME_FIXTURE, item_param
 from podshm.plugin.prestart import declared_pods
 from podshm.settings import Settings
 from podshm.yamlfile import where_in_yaml
 
 CHECK_IMAGE = "podshm.local/check:input"
-"""Stands for the test image while manifests are checked (no cluster is asked yet)."""
+"""Stands for the pod images while manifests are checked (no cluster is asked yet)."""
 
 
 def _manifest_problem(
@@ -32,6 +32,7 @@ def _manifest_problem(
 ) -> str | None:
     options = PodOptions(
         image=CHECK_IMAGE,
+        workload_image=CHECK_IMAGE,
         pull_policy=settings.pull_policy,
         run_id="check",
         node=item_param(item, NODE_FIXTURE) or settings.node,
@@ -90,3 +91,17 @@ def check_manifests(settings: Settings, items: list[pytest.Item]) -> None:
         f"a manifest cannot be used{where}: {first}{more}",
         "fix the manifest (or the directory given to {manifests}); nothing was created",
     )
+
+
+def run_workload_image(settings: Settings, items: list[pytest.Item]) -> list[str]:
+    """The tests among ``items`` whose declared pods run the workload image: the run looks the
+    image up (and stops without it) only when there are some. Call after
+    :func:`check_manifests` (every declared manifest renders)."""
+    found = []
+    for item in items:
+        for declared in declared_pods(item):
+            text = manifests.read(declared.manifest, settings.manifests)
+            if uses_workload_image(text, declared.manifest):
+                found.append(item.nodeid)
+                break
+    return found

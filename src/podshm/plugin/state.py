@@ -22,6 +22,7 @@ from podshm.kube.namespaces import NamespaceManager, SweepResult
 from podshm.names import new_run_id, validate_run_id
 from podshm.overrides import Override, load_overrides
 from podshm.plugin.options import settings_from_config
+from podshm.podimages import WORKLOAD
 from podshm.settings import RUN_ID_ENV, Settings
 from podshm.target import (
     Target,
@@ -68,6 +69,9 @@ class RunState:
     image: str = ""
     """The test image: configured, or found on the cluster when it connects."""
     image_source: str = ""
+    workload_image: str = ""
+    """The workload image, looked up only when selected tests run it (``find_workload_image``)."""
+    workload_image_source: str = ""
     _cluster: Cluster | None = None
     _cluster_error: PodshmError | None = None
     _nodes: list[str] | None = None
@@ -118,6 +122,16 @@ class RunState:
             raise
         self._cluster = cluster
         return cluster
+
+    def find_workload_image(self) -> str:
+        """The workload image, found once (like the test image: setting, the local cluster's
+        node, this podshm's image on every node), or the PodshmError saying how to get it."""
+        if not self.workload_image:
+            settings = self.require_settings()
+            facts = self.cluster().facts
+            self.workload_image, self.workload_image_source = find_image(settings, facts, WORKLOAD)
+            check_image_held(settings, facts, self.workload_image, WORKLOAD)
+        return self.workload_image
 
     def nodes(self) -> list[str]:
         """The nodes of ``--podshm-nodes`` (empty without it); looked up once."""

@@ -27,6 +27,7 @@ def pod_options(
     lifetime (``node`` and ``runtime_class``: the test's parameters, when it has them)."""
     return PodOptions(
         image=state.image,
+        workload_image=state.workload_image,
         pull_policy=settings.pull_policy,
         run_id=state.run_id,
         node=node or settings.node,

@@ -108,6 +108,14 @@ SETTINGS: tuple[Setting, ...] = (
         metavar="IMAGE",
     ),
     Setting(
+        "workload_image",
+        "PODSHM_WORKLOAD_IMAGE",
+        "workload image (PostgreSQL) for the workload scenarios (-m workload) that run it "
+        "(default: found: the one podshm's local cluster imported, else this podshm's workload "
+        "image held by the nodes)",
+        metavar="IMAGE",
+    ),
+    Setting(
         "pull_policy",
         "PODSHM_PULL_POLICY",
         "imagePullPolicy of the test containers",
@@ -216,12 +224,14 @@ BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 
 @dataclass(frozen=True)
 class Settings:
-    """The resolved configuration of a run. ``image`` None means "find it on the cluster"."""
+    """The resolved configuration of a run. ``image`` (``workload_image``) None means "find it
+    on the cluster"."""
 
     kubeconfig: str | None
     context: str | None
     local: bool
     image: str | None
+    workload_image: str | None
     pull_policy: str
     node: str | None
     nodes: str | None

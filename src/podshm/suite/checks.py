@@ -12,9 +12,12 @@ from podshm.suite import helpers as ipc
 FILL_TIMEOUT_S = 240.0
 
 
-def measure(pod, podshm_expect, podshm_record, scenario: str, key: str | None = None):
-    """shm-info in the sender, the expectation for the pod, and the recorded verdict."""
-    info = pod.run_ipc("sender", *ipc.shm_info())
+def measure(
+    pod, podshm_expect, podshm_record, scenario: str, key: str | None = None, container="sender"
+):
+    """shm-info in the sender (or ``container``), the expectation for the pod, and the
+    recorded verdict."""
+    info = pod.run_ipc(container, *ipc.shm_info())
     assert info.ok, info.describe()
     expectation = podshm_expect.devshm(key or scenario, pod, info.get("page_size"))
     podshm_record("page_size", info.get("page_size"))

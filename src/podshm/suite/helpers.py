@@ -112,6 +112,18 @@ def shm_fill_until_full(directory: str = "/dev/shm", timeout: float = 240.0) -> 
     return ["shm-fill", "--dir", directory, "--until-full", *_timeout(timeout)]
 
 
+def shm_loader(batch_bytes: int, batches: int, workers: int, timeout: float = 120.0) -> Argv:
+    """The DataLoader pattern: ``workers`` processes hand ``batches`` batches of
+    ``batch_bytes`` to the helper through ``multiprocessing.shared_memory`` (/dev/shm)."""
+    return [
+        "shm-loader",
+        *("--batch-bytes", str(batch_bytes)),
+        *("--batches", str(batches)),
+        *("--workers", str(workers)),
+        *_timeout(timeout),
+    ]
+
+
 def ipc_list(keys: list[int] | tuple[int, ...] = ()) -> Argv:
     """Every IPC object of this IPC namespace (/proc/sysvipc, /dev/shm, /dev/mqueue); with
     ``keys``, only those SysV objects, found by opening them where /proc/sysvipc is missing."""

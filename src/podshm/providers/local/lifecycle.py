@@ -108,7 +108,7 @@ def up(
         _say(log, "start failed or was interrupted: tearing down what was started")
         teardown.teardown(layout, remove_state=False)
         raise
-    node_images.announce_test_image(layout, record.node, images or {})
+    node_images.announce_images(layout, record.node, images or {})
     _say(log, f"cluster up in {time.monotonic() - started:.0f}s; node {record.node} is Ready")
     record = vmnodes.converge(layout, record, vm_nodes, vm_kernel, images or {}, log)
     _say(log, f"kubeconfig: {record.kubeconfig} (context {record.context})")

@@ -1,5 +1,6 @@
 """Images on the local cluster's node: imported into containerd (unpacked for the CRI, so no
-pod waits for it) and the test image named on the node, where runs look for it."""
+pod waits for it) and podshm's pod images (test, workload) named on the node, where runs look
+for them."""
 
 from __future__ import annotations
 
@@ -7,10 +8,9 @@ from pathlib import Path
 from typing import TextIO
 
 from podshm.image.load import load_image
-from podshm.localpaths import NODE_IMAGE_ANNOTATION
+from podshm.podimages import KINDS
 from podshm.providers.local import probes, startup
 from podshm.providers.local.layout import Layout
-from podshm.testimage import TEST_IMAGE_REPO
 
 
 def import_missing(
@@ -30,17 +30,21 @@ def import_missing(
             )
 
 
-def announce_test_image(layout: Layout, node: str, images: dict[str, Path]) -> None:
-    """Annotate the node with the test image just imported: runs find it there, whatever
-    kubeconfig names this cluster (``podshm.target.find_image``)."""
-    refs = [ref for ref in images if ref.startswith(TEST_IMAGE_REPO + ":")]
-    if refs:
-        probes.AdminApi(layout).annotate_node(node, {NODE_IMAGE_ANNOTATION: refs[-1]})
+def announce_images(layout: Layout, node: str, images: dict[str, Path]) -> None:
+    """Annotate the node with each pod image just imported (one annotation per kind): runs
+    find them there, whatever kubeconfig names this cluster (``podshm.target.find_image``)."""
+    notes = {
+        kind.annotation: refs[-1]
+        for kind in KINDS.values()
+        if (refs := [ref for ref in images if kind.owns(ref)])
+    }
+    if notes:
+        probes.AdminApi(layout).annotate_node(node, notes)
 
 
 def import_images(
     layout: Layout, binaries: dict[str, Path], node: str, images: dict[str, Path], log: TextIO
 ) -> None:
-    """Import archives into the running node and name the test image on it."""
+    """Import archives into the running node and name podshm's pod images on it."""
     import_missing(layout, binaries, images, log)
-    announce_test_image(layout, node, images)
+    announce_images(layout, node, images)

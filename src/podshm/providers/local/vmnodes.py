@@ -97,7 +97,7 @@ def converge(
         joined = join.start(
             layout, record.pins, record.binary_paths(), chosen, pause.ref, package, log=log
         )
-        node_images.announce_test_image(layout, joined.name, chosen)
+        node_images.announce_images(layout, joined.name, chosen)
         converged = dataclasses.replace(
             record,
             vm_nodes=[joined.name],
