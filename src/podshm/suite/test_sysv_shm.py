@@ -43,7 +43,12 @@ def test_missing_ftok_file_fails_fast_with_enoent(podshm_pod):
 
     assert got.exit_code == EXIT_IPC_FAILED, got.describe()
     assert got.errno_name == "ENOENT", got.describe()
-    assert got.exec.elapsed_s < 8, f"ftok() should fail without waiting\n{got.describe()}"
+    # The helper's own clock: the exec's wall time also counts the node starting a process
+    # (seconds on a VM node under emulation), which says nothing about ftok() waiting.
+    waited = got.get("elapsed_s")
+    assert waited is not None and waited < 8, (
+        f"ftok() should fail without waiting for the 10 s receive timeout\n{got.describe()}"
+    )
 
 
 @pytest.mark.podshm_pod("sysv-no-shared-file.yaml", ftok_path="/private/me")
