@@ -435,9 +435,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="podshm-bench-") as tmp:
         kubeconfig = bench_kubeconfig(layout, Path(tmp))
         kubectl = [info["binaries"]["kubectl"], "--kubeconfig", str(kubeconfig)]
-        env = suite_env(kubeconfig)
-        settings = resolve({"kubeconfig": str(kubeconfig)})
+        # The image podshm's own node holds (another node may join, a VM, holding none),
+        # named to every run.
+        settings = resolve({"kubeconfig": str(kubeconfig), "node": info["node"]})
         image, _source = find_image(settings, connect_target(choose(settings)).facts)
+        env = {**suite_env(kubeconfig), "PODSHM_IMAGE": image}
         print(f"cluster: {SERVER}; test image {image}; {os.cpu_count()} cores", flush=True)
         if "suite" not in args.skip:
             settle(kubectl)
@@ -474,7 +476,7 @@ def main() -> int:
             for name, values in times.items():
                 med = statistics.median(values)
                 print(f"  {name:36s} {med:6.1f} ms  x{med / base:.2f} of exec true  "
-                      f"(quartiles {spread(values)})")  # fmt: skip
+                      f"(spread {spread(values)})")  # fmt: skip
             print("  target: a helper <= 1.2 x exec true")
     return 0
 
