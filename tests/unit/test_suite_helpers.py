@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-from podshm.ipc.argv import build_parser
 from podshm.ipc.cli import main as podshm_ipc
+from podshm.ipc.parser import build_parser
 from podshm.kube.execution import ExecResult
 from podshm.kube.ipccall import EXIT_IPC_FAILED, IpcResult
 from podshm.suite import helpers as ipc

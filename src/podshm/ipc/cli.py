@@ -1,32 +1,18 @@
-"""``podshm-ipc`` entry point: runs one command and enforces the one-JSON-line contract.
-
-Every helper call of the suite is a container exec of a fresh Python, so the start matters:
-this module imports only what each run needs (the command's own module, found after the
-command line is read), never ``argparse`` for a command line the table reads directly
-(:func:`podshm.ipc.argv.parse_fast`), nor ``signal``/``traceback`` (``_signal`` sets the
-handler, and a traceback is printed only for a bug).
-"""
+"""``podshm-ipc`` entry point: runs one command and enforces the one-JSON-line contract."""
 
 from __future__ import annotations
 
-import _signal  # type: ignore[import-not-found]  # signal without its enum import
 import os
+import signal
 import sys
 import time
+import traceback
+from collections.abc import Sequence
+from typing import Any
 
-from .argv import command_of, parse
 from .common import Terminated
-from .parser import PROG
-from .result import EXIT_IPC_FAILED, EXIT_OK, CommandFailed, failed, render
-
-TYPE_CHECKING = False  # see result.py: no typing import at run time
-if TYPE_CHECKING:
-    from collections.abc import Sequence
-    from typing import Any
-
-    from .result import Report
-
-__all__ = ["PROG", "main"]
+from .parser import PROG, build_parser
+from .result import EXIT_IPC_FAILED, EXIT_OK, CommandFailed, Report, failed, render
 
 
 def _ipc_namespace() -> str | None:
@@ -43,10 +29,11 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 def _run(argv: Sequence[str], report: Report) -> tuple[str | None, int, Any]:
     """Parse and run; every outcome becomes (command, exit code, error object or None)."""
+    parser = build_parser()
     # Best guess for the JSON when the arguments do not parse.
-    command = command_of(argv)
+    command = next((arg for arg in argv if arg in parser.command_names), None)
     try:
-        args = parse(argv)
+        args = parser.parse_args(argv)
         command = args.command
         args.handler(args, report)
         return command, EXIT_OK, None
@@ -58,8 +45,6 @@ def _run(argv: Sequence[str], report: Report) -> tuple[str | None, int, Any]:
     except OSError as exc:
         return command, EXIT_IPC_FAILED, failed(exc, f"unexpected OS error: {exc}").error_object()
     except Exception as exc:
-        import traceback
-
         traceback.print_exc(file=sys.stderr)
         reason = f"internal error in {PROG} (a bug, see stderr): {exc!r}"
         return command, EXIT_IPC_FAILED, {"errno": None, "message": repr(exc), "reason": reason}
@@ -71,13 +56,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     report: Report = {"pid": os.getpid(), "ipc_ns": _ipc_namespace()}
     try:
-        previous = _signal.signal(_signal.SIGTERM, _on_sigterm)
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
     except ValueError:  # not the main thread (in-process use): keep the default handling
         previous = None
     try:
         command, code, error = _run(argv, report)
     finally:
         if previous is not None:
-            _signal.signal(_signal.SIGTERM, previous)
+            signal.signal(signal.SIGTERM, previous)
     print(render(command, code == EXIT_OK, time.monotonic() - started, report, error), flush=True)
     return code

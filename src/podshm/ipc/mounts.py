@@ -7,58 +7,27 @@ the covering mount is chosen by the path's device number, not just by the longes
 from __future__ import annotations
 
 import os
+import re
+from dataclasses import dataclass
 
 _SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
-_OCTAL = "01234567"
 
 
+@dataclass(frozen=True)
 class Mount:
-    """One mount-table line; ``dev`` is "major:minor" ("" when read from /proc/mounts).
+    """One mount-table line; ``dev`` is "major:minor" ("" when read from /proc/mounts)."""
 
-    A plain class, not a dataclass: ``dataclasses`` imports ``inspect`` and ``re``, a cost
-    every helper exec (shm-info reads this) would pay."""
-
-    __slots__ = ("dev", "fs_type", "mount_options", "mount_point", "source", "super_options")
-
-    def __init__(
-        self,
-        mount_point: str,
-        fs_type: str,
-        source: str,
-        mount_options: tuple[str, ...],
-        super_options: tuple[str, ...],
-        dev: str,
-    ) -> None:
-        self.mount_point = mount_point
-        self.fs_type = fs_type
-        self.source = source
-        self.mount_options = mount_options
-        self.super_options = super_options
-        self.dev = dev
-
-    def _fields(self) -> tuple:
-        return tuple(getattr(self, name) for name in self.__slots__)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Mount) and self._fields() == other._fields()
-
-    def __hash__(self) -> int:
-        return hash(self._fields())
-
-    def __repr__(self) -> str:
-        return f"Mount({self.mount_point!r}, {self.fs_type!r}, dev={self.dev!r})"
+    mount_point: str
+    fs_type: str
+    source: str
+    mount_options: tuple[str, ...]
+    super_options: tuple[str, ...]
+    dev: str
 
 
 def _unescape(field: str) -> str:
     """The kernel writes space, tab, newline and backslash in paths as octal escapes."""
-    parts = field.split("\\")
-    out = [parts[0]]
-    for part in parts[1:]:
-        if len(part) >= 3 and all(c in _OCTAL for c in part[:3]):
-            out.append(chr(int(part[:3], 8)) + part[3:])
-        else:
-            out.append("\\" + part)
-    return "".join(out)
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
 
 
 def _parse_mountinfo(text: str) -> list[Mount]:
@@ -124,12 +93,10 @@ def covering_mount(path: str, mounts: list[Mount] | None = None) -> Mount | None
 
 def parse_size(text: str) -> int | None:
     """tmpfs-style size ("65536k", "64m", "4194304") in bytes; None for "50%" or garbage."""
-    text = text.strip().lower()
-    unit = text[-1:] if text[-1:] in _SIZE_UNITS else ""
-    digits = text[: len(text) - len(unit)]
-    if not digits or not all("0" <= c <= "9" for c in digits):
+    match = re.fullmatch(r"(\d+)([kmgtp]?)", text.strip().lower())
+    if not match:
         return None
-    return int(digits) * _SIZE_UNITS[unit]
+    return int(match.group(1)) * _SIZE_UNITS[match.group(2)]
 
 
 def size_option(mount: Mount) -> tuple[str | None, int | None]:

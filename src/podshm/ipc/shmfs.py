@@ -9,6 +9,7 @@ ENOSPC, and then no JSON is printed at all.
 
 from __future__ import annotations
 
+import argparse
 import errno
 import os
 
@@ -23,10 +24,6 @@ from .result import (
     UsageError,
     failed,
 )
-
-TYPE_CHECKING = False  # see result.py: no typing import at run time
-if TYPE_CHECKING:
-    import argparse
 
 FULL_ERRNOS = {"ENOSPC", "EDQUOT"}
 
