@@ -81,7 +81,10 @@ from podshm.image import native, build
 from podshm.build import gobuild
 names = manifests.available()
 for name in names:
-    manifests.render(name, {"NAME": "x", "IMAGE": "i", "PULL_POLICY": "Never"})
+    params = {"NAME": "x", "IMAGE": "i", "PULL_POLICY": "Never"}
+    if "WORKLOAD_IMAGE" in manifests.placeholders(manifests.read(name), name):
+        params["WORKLOAD_IMAGE"] = "w"
+    manifests.render(name, params)
 print(json.dumps({
     "manifests": names,
     "rbac": data_path("manifests", "rbac", "podshm-runner.yaml").is_file(),

@@ -38,6 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one sub-command; errors meant for users exit 2 with one clear line."""
-    use_renderer(renderer_for(PODSHM))
-    return dispatch(build_parser().parse_args(argv))
+    """Run one sub-command; errors meant for users exit 2 with one clear line. The front end's
+    spelling of settings holds for this call only (a test calling main() in a pytest run
+    gives pytest's back)."""
+    previous = use_renderer(renderer_for(PODSHM))
+    try:
+        return dispatch(build_parser().parse_args(argv))
+    finally:
+        use_renderer(previous)
