@@ -41,16 +41,23 @@ BUILDER_VERSION = 1
 
 KEEP_TEST_IMAGES = 3
 """Older test-image archives are deleted: every edit of the helper programs makes a new one."""
-TEST_IMAGE_CONFIG = oci.ImageConfig(
-    user=f"{rootfs.USER_ID}:{rootfs.USER_ID}",
-    cmd=("sleep", "infinity"),
-    working_dir="/",
-    labels={
-        "org.opencontainers.image.title": "podshm-test",
-        "org.opencontainers.image.description": "podshm IPC helpers (podshm-ipc) on Debian",
-        "org.opencontainers.image.licenses": "Apache-2.0",
-    },
-)
+
+
+def pod_image_config(title: str, description: str) -> oci.ImageConfig:
+    """The OCI config every podshm pod image shares: non-root, kept alive by ``sleep``."""
+    return oci.ImageConfig(
+        user=f"{rootfs.USER_ID}:{rootfs.USER_ID}",
+        cmd=("sleep", "infinity"),
+        working_dir="/",
+        labels={
+            "org.opencontainers.image.title": title,
+            "org.opencontainers.image.description": description,
+            "org.opencontainers.image.licenses": "Apache-2.0",
+        },
+    )
+
+
+TEST_IMAGE_CONFIG = pod_image_config("podshm-test", "podshm IPC helpers (podshm-ipc) on Debian")
 
 PAUSE_VERSION = "3.10.2"
 """kubeadm's PauseVersion in Kubernetes v1.37 (cmd/kubeadm/app/constants)."""

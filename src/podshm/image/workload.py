@@ -25,6 +25,7 @@ from podshm.image.build import (
     Progress,
     build_debian_image,
     config_inputs,
+    pod_image_config,
     quiet,
 )
 from podshm.podimages import WORKLOAD, workload_recipe_dir
@@ -32,16 +33,8 @@ from podshm.podimages import WORKLOAD, workload_recipe_dir
 RECIPE_FILE = "recipe.yaml"
 KEEP_WORKLOAD_IMAGES = 2
 """Older archives are deleted (each is about 80 MB)."""
-WORKLOAD_IMAGE_CONFIG = oci.ImageConfig(
-    user=f"{rootfs.USER_ID}:{rootfs.USER_ID}",
-    cmd=("sleep", "infinity"),
-    working_dir="/",
-    labels={
-        "org.opencontainers.image.title": "podshm-workload",
-        "org.opencontainers.image.description": "programs podshm's workload scenarios run "
-        "(PostgreSQL) on Debian",
-        "org.opencontainers.image.licenses": "Apache-2.0",
-    },
+WORKLOAD_IMAGE_CONFIG = pod_image_config(
+    "podshm-workload", "programs podshm's workload scenarios run (PostgreSQL) on Debian"
 )
 
 
