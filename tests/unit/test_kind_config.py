@@ -116,3 +116,16 @@ def test_config_restricts_oom_score_only_when_asked() -> None:
     assert "containerdConfigPatches" not in plain
     cfg = yaml.safe_load(kind.render_config("podshm", "img", 1, restrict_oom=True))
     assert "restrict_oom_score_adj = true" in cfg["containerdConfigPatches"][0]
+
+
+def test_config_uses_cgroupfs_everywhere_only_when_asked() -> None:
+    """On cgroup v1 hosts the kubelet and both runc handlers leave the systemd driver."""
+    plain = yaml.safe_load(kind.render_config("podshm", "img", 1))
+    assert "cgroupDriver" not in plain["kubeadmConfigPatches"][0]
+    cfg = yaml.safe_load(kind.render_config("podshm", "img", 1, restrict_oom=True, cgroupfs=True))
+    kubelet = yaml.safe_load(cfg["kubeadmConfigPatches"][0])
+    assert kubelet["cgroupDriver"] == "cgroupfs" and kubelet["failCgroupV1"] is False
+    patches = "\n".join(cfg["containerdConfigPatches"])
+    for handler in ("runc", "test-handler"):
+        assert f"runtimes.{handler}.options]\n  SystemdCgroup = false" in patches
+    assert "restrict_oom_score_adj = true" in patches

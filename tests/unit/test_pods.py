@@ -8,6 +8,7 @@ from podshm.kube.diagnostics import format_container_statuses, format_events
 from podshm.kube.pods import (
     FIX_IMAGE_NEVER,
     FIX_IMAGE_PULL,
+    FIX_RUNTIME,
     UNTIL_COMPLETED,
     PodNotReady,
     last_warning,
@@ -93,6 +94,18 @@ def test_exited_container_is_a_problem_when_waiting_for_running():
     cause, _ = pod_problem(p)
     assert "exited before the test could use it: Completed (exit 0)" in cause
     assert pod_problem(p, UNTIL_COMPLETED) is None
+
+
+def test_a_runtime_start_error_points_at_the_runtime_not_the_image():
+    """runc failing to create the task (seen on kind: "unable to freeze") is not the image's."""
+    freeze = "OCI runtime create failed: runc create failed: ... unable to freeze"
+    missing = 'exec: "sleep": executable file not found in $PATH'
+    for message, expected in ((freeze, FIX_RUNTIME), (missing, "keep-alive command (sleep)")):
+        term = terminated("sender", "StartError", 128)
+        term["state"]["terminated"]["message"] = message
+        cause, fix = pod_problem(pod(running("receiver"), term, phase="Running"))
+        assert "StartError (exit 128)" in cause
+        assert expected in fix
 
 
 def test_failed_pod():

@@ -109,9 +109,22 @@ def pod_problem(pod: dict[str, Any], until: str = UNTIL_RUNNING) -> tuple[str, s
                 return (
                     f"container {cs.get('name')!r} exited before the test could use it: "
                     f"{term.get('reason', '?')} (exit {term.get('exitCode', '?')})",
-                    "the image must provide the keep-alive command (sleep); " + FIX_CONTAINER,
+                    _exit_fix(term),
                 )
     return None
+
+
+def _exit_fix(term: dict[str, Any]) -> str:
+    """What to do about an app container that ended before the test used it.
+
+    The runtime failing to create the process (StartError) is the node's problem unless the
+    command itself is missing; anything that ran and exited means the image's keep-alive
+    command did not keep it alive.
+    """
+    message = term.get("message") or ""
+    if term.get("reason") == "StartError" and "executable file not found" not in message:
+        return FIX_RUNTIME
+    return "the image must provide the keep-alive command (sleep); " + FIX_CONTAINER
 
 
 def pod_reached(pod: dict[str, Any], until: str = UNTIL_RUNNING) -> bool:

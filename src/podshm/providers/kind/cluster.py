@@ -33,7 +33,17 @@ def host_lacks_sys_resource() -> bool:
     return False
 
 
-def render_config(name: str, image: str, nodes: int, restrict_oom: bool = False) -> str:
+def host_cgroup_v1() -> bool:
+    """True on a cgroup v1 (or hybrid) host: no unified hierarchy at /sys/fs/cgroup.
+
+    The test kind's entrypoint makes (``fix_cgroup``); kind nodes share the host's hierarchy.
+    """
+    return not Path("/sys/fs/cgroup/cgroup.controllers").exists()
+
+
+def render_config(
+    name: str, image: str, nodes: int, restrict_oom: bool = False, cgroupfs: bool = False
+) -> str:
     """The kind cluster config: 1 control plane + ``nodes - 1`` workers, cgroup v1 allowed.
 
     ``failCgroupV1: false`` goes through kind's own kubeadmConfigPatches into every
@@ -41,6 +51,12 @@ def render_config(name: str, image: str, nodes: int, restrict_oom: bool = False)
     ``restrict_oom`` (for hosts whose root lacks CAP_SYS_RESOURCE) goes through kind's
     containerdConfigPatches: containerd then never asks runc for an OOM score below its
     own, which runc could not set (kind does the same for rootless nodes).
+    ``cgroupfs`` (for cgroup v1 hosts) makes the kubelet and runc use the cgroupfs driver, as
+    kind did before Kubernetes 1.24 and podshm's local cluster does: runc's systemd driver
+    on cgroup v1 freezes every new container's cgroup to apply its device rules, and the v1
+    freezer gives up under load ("error setting cgroup config for procHooks process: unable
+    to freeze", kubernetes#131087; runc's own comment: "a game of chances, since the real fix
+    belong to the kernel"). Seen twice in podshm's CI on kind, never on the local cluster.
     """
     if nodes < 1:
         raise PodshmError(f"--nodes must be at least 1, not {nodes}", "use --nodes 3")
@@ -66,13 +82,23 @@ def render_config(name: str, image: str, nodes: int, restrict_oom: bool = False)
         "  apiVersion: kubelet.config.k8s.io/v1beta1",
         "  failCgroupV1: false",
     ]
+    if cgroupfs:
+        lines.append("  cgroupDriver: cgroupfs")
+    patches = []
     if restrict_oom:
-        lines += [
-            "containerdConfigPatches:",
-            "- |-",
-            '  [plugins."io.containerd.grpc.v1.cri"]',
-            "    restrict_oom_score_adj = true",
+        patches.append('[plugins."io.containerd.grpc.v1.cri"]\n  restrict_oom_score_adj = true')
+    if cgroupfs:
+        # kind's config.toml names two runc handlers: runc and test-handler.
+        patches += [
+            f'[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.{handler}.options]\n'
+            "  SystemdCgroup = false"
+            for handler in ("runc", "test-handler")
         ]
+    if patches:
+        lines.append("containerdConfigPatches:")
+        for patch in patches:
+            lines.append("- |-")
+            lines += ["  " + line for line in patch.splitlines()]
     return "\n".join(lines) + "\n"
 
 

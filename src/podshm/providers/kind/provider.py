@@ -23,6 +23,7 @@ from podshm.providers.common.mounts import mounts_under
 from podshm.providers.kind import docker_engine, network, node_image
 from podshm.providers.kind.cluster import (
     CLUSTER,
+    host_cgroup_v1,
     host_lacks_sys_resource,
     kind,
     kubeconfig_path,
@@ -94,7 +95,11 @@ class KindProvider:
 
     def _create(self, request: Request, image: str, log: TextIO) -> None:
         config = docker_engine.STATE / "kind-config.yaml"
-        config.write_text(render_config(CLUSTER, image, request.nodes, host_lacks_sys_resource()))
+        config.write_text(
+            render_config(
+                CLUSTER, image, request.nodes, host_lacks_sys_resource(), host_cgroup_v1()
+            )
+        )
         record_pins(request.pins)
         _say(log, f"creating cluster {CLUSTER!r} ({request.nodes} nodes) ...")
         kind(
