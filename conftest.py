@@ -1,9 +1,12 @@
 """Project-level pytest configuration (podshm's own tests, not the plugin).
 
 The podshm plugin itself loads through its ``pytest11`` entry point; this file
-only enables ``pytester`` for the plugin's tests and orders the tests that must
-come last: the leftover-namespace check, then the cluster lifecycle tests
-(which take the local cluster down); registers the project-only markers.
+only enables ``pytester`` for the plugin's tests and orders the tests that need the cluster to
+themselves last: the API server stop and ``gc --older-than`` (which would break or remove
+any concurrent run), the leftover-namespace check, then the cluster lifecycle tests (which
+take the local cluster down); registers the project-only markers. A parallel run
+(``-n``, as ``make test`` does) leaves them out with ``-m "not exclusive"`` and runs them
+after, in a session of their own.
 """
 
 from __future__ import annotations
@@ -16,7 +19,10 @@ pytest_plugins = ["pytester"]
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "run_last(order): run after every other test, lower order first (project tests only)",
+        "exclusive(order): needs the cluster to itself (stops a component, removes every "
+        "run's namespaces, checks cluster-wide state): runs after every other test, lower "
+        "order first; never beside other tests (-m 'not exclusive' under -n; project tests "
+        "only)",
     )
     config.addinivalue_line(
         "markers",
@@ -27,7 +33,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     def rank(item: pytest.Item) -> int:
-        marker = item.get_closest_marker("run_last")
+        marker = item.get_closest_marker("exclusive")
         return marker.args[0] if marker and marker.args else (1 if marker else 0)
 
     items.sort(key=rank)  # stable: the usual order within each rank

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's tests, end to end, on real clusters (what `make test` and CI run):
 #   0. lint and the mutation check of the sizing rule (no cluster),
-#   1. the project's own tests and the whole suite on podshm's local cluster (v1.37),
+#   1. the project's own tests on podshm's local cluster (v1.37),
 #   2. the runtime matrix: the suite under runc, crun and gVisor on that cluster,
 #   3. a VM node (QEMU, cgroup v2, its own kernel) joined to it: sysv on both nodes,
 #   4. the upgrade gate: v1.36 -> v1.37 in place on the local cluster,
@@ -60,17 +60,24 @@ stage "local cluster up (builds what the cache lacks)"
 PODSHM_KUBECONFIG=$(.venv/bin/podshm cluster kubeconfig)
 export PODSHM_KUBECONFIG
 
-stage "tests + suite on the local cluster"
+stage "project tests on the local cluster (3 workers, then exclusive)"
 mkdir -p reports
-rc=0
-# One node here: the two-node scenario is reported not applicable (it runs on kind below).
-.venv/bin/pytest tests src/podshm/suite --junitxml=reports/junit-tests.xml "$@" \
-  || rc=$?
-if [[ $rc -eq 5 ]]; then
-  echo "test.sh: pytest collected no tests: that is a failure here" >&2
-  exit 1
-fi
-[[ $rc -eq 0 ]] || exit "$rc"
+# Three xdist workers (most tests wait on pods and API calls, not on the 2 cores), then, in a
+# session of their own, the tests that need the cluster to themselves (marker `exclusive`:
+# the API server stop, gc --older-than, the leftover check, down/up). The suite itself runs
+# in `make suite` before this and in the runtime matrix below.
+project_tests() {  # project_tests JUNIT PYTEST-ARGS...: pytest collecting nothing fails too
+  local rc=0 junit=$1
+  shift
+  .venv/bin/pytest tests --junitxml="reports/$junit" "$@" || rc=$?
+  if [[ $rc -eq 5 ]]; then
+    echo "test.sh: pytest collected no tests: that is a failure here" >&2
+    exit 1
+  fi
+  [[ $rc -eq 0 ]] || exit "$rc"
+}
+project_tests junit-tests.xml -n 3 -m "not exclusive" "$@"
+project_tests junit-tests-exclusive.xml -m exclusive "$@"
 
 stage "runtime matrix: the suite under runc, crun, gVisor"
 # The lifecycle tests ended with `down`: up again (cached). Every scenario once per

@@ -14,7 +14,7 @@ import pytest
 from podshm.kube.cluster import Cluster
 from podshm.kube.namespaces import RUN_ID_LABEL
 
-pytestmark = [pytest.mark.cluster, pytest.mark.run_last(1)]
+pytestmark = [pytest.mark.cluster, pytest.mark.exclusive(1)]
 
 
 def test_no_namespace_of_any_run_remains(podshm_cluster: Cluster) -> None:

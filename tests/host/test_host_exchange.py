@@ -126,6 +126,31 @@ def test_different_files_give_different_keys(
     assert got.doc["key"] not in sysv_keys(t.sysv_kind)  # the receiver created nothing
 
 
+@pytest.mark.parametrize("name", SYSV)
+def test_a_receiver_given_the_senders_key_fails_at_once_on_another(
+    ipc: Ipc, tmp_path: Path, cleanup: list, name: str
+) -> None:
+    """--expect-key: a different file behind the path ends the wait before it starts (exit 4);
+    the same file passes and the exchange happens."""
+    t = TRANSPORTS[name]
+    sender_file, other_file = tmp_path / "sender" / "me", tmp_path / "other" / "me"
+    for path in (sender_file, other_file):
+        path.parent.mkdir()
+        path.touch()
+    sent = ipc(t.send, "--ftok-path", str(sender_file))
+    cleanup.append(remove_args(t, sent.doc.get("key"), ""))
+    assert sent.rc == 0, sent.doc
+    expect_key = ("--expect-key", sent.doc["key_hex"])
+
+    other = ipc(t.recv, "--ftok-path", str(other_file), *expect_key, "--timeout", "10")
+    assert other.rc == 4, other.doc
+    assert other.error["reason"].startswith("different keys:"), other.error
+    assert sent.doc["key_hex"] in other.error["reason"] and other.doc["key"] != sent.doc["key"]
+    assert other.wall_s < 10  # ended before the timeout it was given
+    same = ipc(t.recv, "--ftok-path", str(sender_file), *expect_key, "--timeout", "10")
+    assert same.rc == 0, same.doc
+
+
 SYSV_COMMANDS = [cmd for k in SYSV for cmd in (TRANSPORTS[k].send, TRANSPORTS[k].recv)]
 
 

@@ -23,7 +23,7 @@ from podshm.providers.local import daemons, plan, teardown
 from podshm.providers.local.configs import BRIDGE
 from podshm.providers.local.layout import Layout
 
-pytestmark = pytest.mark.run_last(2)
+pytestmark = pytest.mark.exclusive(2)
 # What CI's cluster runs (scripts/test.sh): recovery rebuilds every runtime's configuration.
 RUNTIMES = ("--runtimes", "runc,crun,gvisor")
 

@@ -144,6 +144,7 @@ def test_a_run_id_held_by_a_live_run_is_refused(pytester: pytest.Pytester, real_
 OLDER_THAN_S = 1
 
 
+@pytest.mark.exclusive(0)  # gc --older-than 1s removes every run's namespaces, live or not
 def test_gc_dry_run_lists_and_gc_removes(pytester: pytest.Pytester, real_cluster_env):
     cluster = real_cluster_env.cluster
     dead = real_cluster_env.new_run_id()

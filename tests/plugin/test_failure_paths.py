@@ -126,7 +126,7 @@ def test_second(podshm_pod):
 """
 
 
-@pytest.mark.run_last(0)
+@pytest.mark.exclusive(0)
 def test_the_api_server_stopped_mid_run_gives_one_line_and_ends_the_run(
     pytester: pytest.Pytester, real_cluster_env: ClusterEnv
 ):

@@ -10,7 +10,7 @@ import os
 
 import sysv_ipc
 
-from .result import Report, UsageError, failed
+from .result import EXIT_MISMATCH, CommandFailed, Report, UsageError, failed
 
 FTOK_ENV = "FTOK_PATH"  # the article's pods set FTOK_PATH=/shared/me
 DEFAULT_PROJ_ID = 65
@@ -37,11 +37,20 @@ def ftok_path_from(flag: str | None) -> tuple[str, str]:
     raise UsageError(f"no ftok path: pass --ftok-path or set {FTOK_ENV}")
 
 
-def resolve_key(report: Report, flag: str | None, proj_id: int, *, create: bool = False) -> int:
+def resolve_key(
+    report: Report,
+    flag: str | None,
+    proj_id: int,
+    *,
+    create: bool = False,
+    expect: int | None = None,
+) -> int:
     """ftok(path, proj_id) with the file's identity recorded in ``report``.
 
     A missing file fails at once (exit 1, ENOENT): waiting cannot make a volume appear.
     ``create`` lets a sender create an empty ftok file, e.g. in a fresh emptyDir.
+    ``expect`` (a receiver given the sender's key) fails at once (exit 4) on another key:
+    the file's device or inode differs here, and no wait makes the keys agree.
     """
     path, source = ftok_path_from(flag)
     report.update(ftok_path=path, ftok_path_source=source, proj_id=proj_id)
@@ -64,6 +73,12 @@ def resolve_key(report: Report, flag: str | None, proj_id: int, *, create: bool 
     except OSError as exc:
         raise failed(exc, f"ftok({path!r}, {proj_id}) failed: cannot stat the file") from None
     report.update(ftok_st_dev=st.st_dev, ftok_st_ino=st.st_ino, key=key, key_hex=key_hex(key))
+    if expect is not None and key & 0xFFFFFFFF != expect & 0xFFFFFFFF:
+        raise CommandFailed(
+            EXIT_MISMATCH,
+            f"different keys: ftok({path!r}, {proj_id}) gives {key_hex(key)} here, the sender's "
+            f"is {key_hex(expect)}: the file's device or inode differs between the containers",
+        )
     return key
 
 

@@ -105,6 +105,10 @@ _FTOK = [
     _flag("--proj-id", type=_proj_id, default=DEFAULT_PROJ_ID, help="ftok id (%(default)s)"),
 ]
 _RECV = [_flag("--expect", help="exit 4 unless exactly this text is read")]
+_FTOK_RECV = [
+    *_FTOK,
+    _flag("--expect-key", type=_key, help="the sender's key: exit 4 at once on another"),
+]
 
 
 def _send(remove_alias: str, mode: str) -> list:
@@ -150,14 +154,18 @@ COMMANDS: dict[str, tuple[Callable[..., None], str, list]] = {
     "sysv-shm-recv": (
         sysv.shm_recv,
         "wait for the segment, read its text: the article's receiver",
-        [*_FTOK, *_RECV, *_WAIT],
+        [*_FTOK_RECV, *_RECV, *_WAIT],
     ),
     "sysv-sem-post": (
         sysv.sem_post,
         "create/open a SysV semaphore, post it",
         [*_FTOK, *_SYSV_SEND, *_WAIT],
     ),
-    "sysv-sem-wait": (sysv.sem_wait, "wait until the SysV semaphore is posted", [*_FTOK, *_WAIT]),
+    "sysv-sem-wait": (
+        sysv.sem_wait,
+        "wait until the SysV semaphore is posted",
+        [*_FTOK_RECV, *_WAIT],
+    ),
     "sysv-msg-send": (
         sysv.msg_send,
         "send one message on a SysV queue",
@@ -166,7 +174,7 @@ COMMANDS: dict[str, tuple[Callable[..., None], str, list]] = {
     "sysv-msg-recv": (
         sysv.msg_recv,
         "receive one message from a SysV queue",
-        [*_FTOK, *_RECV, *_WAIT, _flag("--type", type=int, default=0, help="0 = any")],
+        [*_FTOK_RECV, *_RECV, *_WAIT, _flag("--type", type=int, default=0, help="0 = any")],
     ),
     "posix-shm-send": (
         posix.shm_send,

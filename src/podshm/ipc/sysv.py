@@ -68,7 +68,7 @@ def shm_send(args: argparse.Namespace, report: Report) -> None:
 
 def shm_recv(args: argparse.Namespace, report: Report) -> None:
     """Wait for the segment (never creating it), attach, read the NUL-terminated text."""
-    key = resolve_key(report, args.ftok_path, args.proj_id)
+    key = resolve_key(report, args.ftok_path, args.proj_id, expect=args.expect_key)
     seen = False
 
     def attempt() -> str | None:
@@ -121,7 +121,7 @@ def sem_wait(args: argparse.Namespace, report: Report) -> None:
     This sysv_ipc build has no semtimedop() timeout (SEMAPHORE_TIMEOUT_SUPPORTED is False),
     so we poll with IPC_NOWAIT instead of blocking.
     """
-    key = resolve_key(report, args.ftok_path, args.proj_id)
+    key = resolve_key(report, args.ftok_path, args.proj_id, expect=args.expect_key)
     sem = None
 
     def attempt() -> bool | None:
@@ -184,7 +184,7 @@ def msg_send(args: argparse.Namespace, report: Report) -> None:
 
 def msg_recv(args: argparse.Namespace, report: Report) -> None:
     """Wait for the queue to exist and hold a message of --type (0 = any); receive it."""
-    key = resolve_key(report, args.ftok_path, args.proj_id)
+    key = resolve_key(report, args.ftok_path, args.proj_id, expect=args.expect_key)
     queue = None
 
     def attempt() -> tuple[bytes, int] | None:

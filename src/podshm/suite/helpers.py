@@ -60,6 +60,24 @@ def sysv_msg_recv(expect: str = TEXT, timeout: float = RECV_TIMEOUT_S) -> Argv:
     return ["sysv-msg-recv", "--proj-id", str(PROJ_ID), "--expect", expect, *_timeout(timeout)]
 
 
+def same_key(sent: IpcResult) -> Argv:
+    """A SysV receiver's ``--expect-key``: the key the sender derived, so a receiver deriving
+    another (a different file behind the same path) fails at once, not after its receive
+    timeout. Empty when the sender used no key (POSIX)."""
+    key = sent.get("key_hex")
+    return ["--expect-key", key] if key else []
+
+
+def assert_same_key(sent: IpcResult, got: IpcResult) -> None:
+    """Both containers ftok()'d the same shared file into one key (SysV senders only)."""
+    if sent.get("key") is not None:
+        assert got.get("key") == sent.get("key"), (
+            f"different keys: the sender derived {sent.get('key_hex')} and the receiver "
+            f"{got.get('key_hex')} from the shared ftok file (its device or inode differs "
+            f"between the containers)\n{got.describe()}"
+        )
+
+
 # -- POSIX ----------------------------------------------------------------------------------------
 def posix_shm_send(text: str = TEXT) -> Argv:
     """shm_open(/shMemEx) + write + sem_post(/mysemaphore), like the article's memwriter."""

@@ -68,14 +68,10 @@ def test_ipc_between_containers(podshm_pod, podshm_record, mechanism, share_pid)
 
     sent = pod.run_ipc("sender", *m.send)
     assert sent.ok, f"{m.send[0]}: {sent.summary()}\n{sent.describe()}"
-    got = pod.run_ipc("receiver", *m.recv, timeout=ipc.exec_timeout(ipc.RECV_TIMEOUT_S))
+    recv = [*m.recv, *ipc.same_key(sent)]
+    got = pod.run_ipc("receiver", *recv, timeout=ipc.exec_timeout(ipc.RECV_TIMEOUT_S))
 
-    if sent.get("key") is not None:  # SysV: both containers ftok() the same shared file
-        assert got.get("key") == sent.get("key"), (
-            f"different keys: the sender derived {sent.get('key_hex')} and the receiver "
-            f"{got.get('key_hex')} from the shared ftok file (its device or inode differs "
-            f"between the containers)\n{got.describe()}"
-        )
+    ipc.assert_same_key(sent, got)  # SysV: both containers ftok() the same shared file
     assert got.ok, f"{m.recv[0]}: {got.summary()}\n{got.describe()}"
     if m.carries_text:
         assert got.get("text") == ipc.TEXT, got.describe()

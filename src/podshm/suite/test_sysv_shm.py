@@ -22,13 +22,11 @@ def test_shared_ftok_file_gives_both_containers_the_segment(podshm_pod, podshm_r
 
     sent = pod.run_ipc("sender", *ipc.sysv_shm_send())
     assert sent.ok, sent.describe()
-    got = pod.run_ipc("receiver", *ipc.sysv_shm_recv(), timeout=ipc.exec_timeout(10))
+    recv = [*ipc.sysv_shm_recv(), *ipc.same_key(sent)]
+    got = pod.run_ipc("receiver", *recv, timeout=ipc.exec_timeout(10))
 
     podshm_record("sysv_key", sent.get("key_hex") or sent.get("key"))
-    assert got.get("key") == sent.get("key"), (
-        f"different keys: the sender derived {sent.get('key_hex')} and the receiver "
-        f"{got.get('key_hex')} from the shared ftok file\n{got.describe()}"
-    )
+    ipc.assert_same_key(sent, got)
     assert got.ok, got.describe()
     assert got.get("text") == ipc.TEXT
     assert got.get("shmid") == sent.get("shmid"), "and attach the same segment"

@@ -41,12 +41,9 @@ def test_ipc_between_the_containers_of_a_user_namespaced_pod(podshm_pod, manifes
     pod = podshm_pod(manifest, **IN_USERNS)
     sent = pod.run_ipc("sender", *send)
     assert sent.ok, f"{send[0]}: {sent.summary()}\n{sent.describe()}"
+    recv = [*recv, *ipc.same_key(sent)]
     got = pod.run_ipc("receiver", *recv, timeout=ipc.exec_timeout(ipc.RECV_TIMEOUT_S))
-    if sent.get("key") is not None:
-        assert got.get("key") == sent.get("key"), (
-            f"different keys: the sender derived {sent.get('key_hex')} and the receiver "
-            f"{got.get('key_hex')} from the shared ftok file\n{got.describe()}"
-        )
+    ipc.assert_same_key(sent, got)
     assert got.ok, f"{recv[0]}: {got.summary()}\n{got.describe()}"
     assert got.get("text") == ipc.TEXT, got.describe()
 
