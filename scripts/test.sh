@@ -2,7 +2,7 @@
 # The project's tests, end to end, on real clusters (what `make test` and CI run):
 #   0. lint and the mutation check of the sizing rule (no cluster),
 #   1. the project's own tests on podshm's local cluster (v1.37),
-#   2. the runtime matrix: the suite under runc, crun and gVisor on that cluster,
+#   2. the runtime matrix: the suite and the workloads under runc, crun and gVisor there,
 #   3. a VM node (QEMU, cgroup v2, its own kernel) joined to it: sysv on both nodes,
 #   4. the upgrade gate: v1.36 -> v1.37 in place on the local cluster,
 #   5. kind: exactly the commands README gives kind users, on a 3-node kind cluster.
@@ -79,13 +79,16 @@ project_tests() {  # project_tests JUNIT PYTEST-ARGS...: pytest collecting nothi
 project_tests junit-tests.xml -n 3 -m "not exclusive" "$@"
 project_tests junit-tests-exclusive.xml -m exclusive "$@"
 
-stage "runtime matrix: the suite under runc, crun, gVisor"
-# The lifecycle tests ended with `down`: up again (cached). Every scenario once per
-# RuntimeClass, named (a missing class fails the run; `all` would drop its column); gVisor's
-# known differences are declared in src/podshm/data/deviations/gvisor.yaml (a deviation that
-# stops happening fails).
-.venv/bin/podshm cluster up --runtimes runc,crun,gvisor
-.venv/bin/pytest --pyargs podshm.suite --podshm-runtime-class runc,crun,gvisor \
+stage "runtime matrix: the suite and the workloads under runc, crun, gVisor"
+# The lifecycle tests ended with `down`: up again (cached), with the workload image
+# (`--workload-image` builds the second image, cached, and imports it). Every scenario once per
+# RuntimeClass, named (a missing class fails the run; `all` would drop its column), the
+# opt-in workload scenarios too (-m names them; the benchmarks stay out), in two xdist workers;
+# gVisor's known differences are declared in src/podshm/data/deviations/gvisor.yaml (a
+# deviation that stops happening fails).
+.venv/bin/podshm cluster up --runtimes runc,crun,gvisor --workload-image
+.venv/bin/pytest --pyargs podshm.suite -m "not bench or workload" \
+  --podshm-runtime-class runc,crun,gvisor -n 2 \
   --junitxml=reports/junit-runtimes.xml -p no:cacheprovider -q
 
 stage "VM node: sysv on a cgroup v2 guest of its own kernel"
@@ -97,14 +100,6 @@ stage "VM node: sysv on a cgroup v2 guest of its own kernel"
   --podshm-prestart 2 --podshm-pod-timeout 600 --podshm-exec-timeout 300 \
   --junitxml=reports/junit-vm.xml -p no:cacheprovider -q
 .venv/bin/podshm cluster up --vm-nodes 0
-
-stage "workloads under runc, crun, gVisor (-m workload)"
-# The workload scenarios are opt-in (a plain run leaves them out). `--workload-image` builds
-# the second image (cached) and imports it into the running cluster; gVisor's differences are
-# declared deviations.
-.venv/bin/podshm cluster up --runtimes runc,crun,gvisor --workload-image
-.venv/bin/pytest --pyargs podshm.suite -m workload --podshm-runtime-class runc,crun,gvisor \
-  --junitxml=reports/junit-workloads.xml -p no:cacheprovider -q
 
 stage "gate v1.36 -> v1.37 (builds what the cache lacks)"
 unset PODSHM_KUBECONFIG

@@ -47,6 +47,9 @@ def start(pytester: pytest.Pytester, name: str, source: str, env: dict[str, str]
             env={**os.environ, **env},
             stdout=out,
             stderr=subprocess.STDOUT,
+            # A shell's background job ignores SIGINT, and so would this child: the tests'
+            # SIGINT must be Ctrl-C at a terminal, whatever started the tests.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
     return proc, log
 

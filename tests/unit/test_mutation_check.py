@@ -177,6 +177,9 @@ def test_an_interrupted_check_leaves_the_source_and_no_copy(tmp_path, pycache):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl-C at a terminal, even when the tests run as a shell's background job (which
+        # ignores SIGINT, and a child would inherit that).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 60
     while not list(scratch.glob("*/worker-1/pytest.log")):  # worker-1 runs only mutants
