@@ -83,12 +83,12 @@ stage "runtime matrix: the suite and the workloads under runc, crun, gVisor"
 # The lifecycle tests ended with `down`: up again (cached), with the workload image
 # (`--workload-image` builds the second image, cached, and imports it). Every scenario once per
 # RuntimeClass, named (a missing class fails the run; `all` would drop its column), the
-# opt-in workload scenarios too (-m names them; the benchmarks stay out), in two xdist workers;
-# gVisor's known differences are declared in src/podshm/data/deviations/gvisor.yaml (a
-# deviation that stops happening fails).
+# opt-in workload scenarios too (-m names them; the benchmarks stay out), in four xdist
+# workers (much of a gVisor test is waiting on its sandbox); gVisor's known differences are
+# declared in src/podshm/data/deviations/gvisor.yaml (a deviation that stops happening fails).
 .venv/bin/podshm cluster up --runtimes runc,crun,gvisor --workload-image
 .venv/bin/pytest --pyargs podshm.suite -m "not bench or workload" \
-  --podshm-runtime-class runc,crun,gvisor -n 2 \
+  --podshm-runtime-class runc,crun,gvisor -n 4 \
   --junitxml=reports/junit-runtimes.xml -p no:cacheprovider -q
 
 stage "VM node: sysv on a cgroup v2 guest of its own kernel"
@@ -104,7 +104,8 @@ stage "VM node: sysv on a cgroup v2 guest of its own kernel"
 stage "gate v1.36 -> v1.37 (builds what the cache lacks)"
 unset PODSHM_KUBECONFIG
 .venv/bin/podshm cluster down
-.venv/bin/podshm gate --from v1.36 --to v1.37 -m "not bench" -p no:cacheprovider -q
+# Arguments after the options go to each step's pytest: three xdist workers per step.
+.venv/bin/podshm gate --from v1.36 --to v1.37 -m "not bench" -p no:cacheprovider -q -n 3
 .venv/bin/podshm cluster down
 
 stage "kind: README commands"
