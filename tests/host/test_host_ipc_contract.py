@@ -73,6 +73,7 @@ def test_import_at_runtime_pulls_in_nothing_else() -> None:
     script = (
         "import sys; before = set(sys.modules)\n"
         "import podshm.ipc.cli\n"
+        "podshm.ipc.parser.build_parser()\n"  # every command, so every module
         "new = {m.split('.')[0] for m in set(sys.modules) - before}\n"
         # __mp_main__ is multiprocessing's alias of __main__ (spawn.py sets it on import, the
         # loader uses multiprocessing): the same module object, nothing loaded from disk.
@@ -83,3 +84,34 @@ def test_import_at_runtime_pulls_in_nothing_else() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )
     assert proc.stdout.strip() == "['podshm', 'posix_ipc', 'sysv_ipc']"
+
+
+@pytest.mark.parametrize(
+    ("argv", "imported", "not_imported"),
+    [
+        (["shm-info"], {"shmfs"}, {"sysv", "posix", "loader", "peers.batch", "cleanup"}),
+        (
+            ["sysv-shm-recv", "--ftok-path", "/nonexistent/me", "--timeout", "0"],
+            {"sysv", "ftok"},
+            {"posix", "loader", "peers.batch", "peers.peer", "shmfs", "cleanup", "listing"},
+        ),
+        (["posix-mq-recv", "--timeout", "0"], {"posix"}, {"sysv", "loader", "peers.batch"}),
+    ],
+)
+def test_a_run_imports_only_its_commands_modules(
+    argv: list[str], imported: set[str], not_imported: set[str]
+) -> None:
+    """Every helper exec is a fresh Python: a command imports its own module, not the others
+    (the loader's multiprocessing and the benchmark peers were most of a short run's start)."""
+    script = (
+        "import io, contextlib, sys\n"
+        "from podshm.ipc.cli import main\n"
+        f"with contextlib.redirect_stdout(io.StringIO()): main({argv!r})\n"
+        "print(' '.join(m.removeprefix('podshm.ipc.') for m in sys.modules "
+        "if m.startswith('podshm.ipc.')))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    loaded = set(proc.stdout.split())
+    assert imported <= loaded and not loaded & not_imported, sorted(loaded)

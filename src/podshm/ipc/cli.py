@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .common import Terminated
-from .parser import PROG, build_parser
+from .parser import COMMANDS, PROG, build_parser, handler
 from .result import EXIT_IPC_FAILED, EXIT_OK, CommandFailed, Report, failed, render
 
 
@@ -29,13 +29,16 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 def _run(argv: Sequence[str], report: Report) -> tuple[str | None, int, Any]:
     """Parse and run; every outcome becomes (command, exit code, error object or None)."""
-    parser = build_parser()
+    # A run names its command first: only that command's module is imported. Anything else
+    # (--help, no or an unknown command) gets the whole parser and its answer.
+    first = argv[0] if argv else None
+    parser = build_parser(only=first if first in COMMANDS else None)
     # Best guess for the JSON when the arguments do not parse.
     command = next((arg for arg in argv if arg in parser.command_names), None)
     try:
         args = parser.parse_args(argv)
         command = args.command
-        args.handler(args, report)
+        handler(args.handler)(args, report)
         return command, EXIT_OK, None
     except CommandFailed as exc:
         return command, exc.exit_code, exc.error_object()

@@ -1,20 +1,22 @@
-"""argparse wiring for ``podshm-ipc``: one table of commands plus the flag groups they share."""
+"""argparse wiring for ``podshm-ipc``: one table of commands plus the flag groups they share.
+
+Each command's module (and the modules its flags take defaults from) is imported only when
+that command is parsed: every helper exec is a fresh Python, and importing every command's
+module (the loader's multiprocessing, the benchmark peers) was most of a short command's
+start-up. ``build_parser(only=...)`` builds the one command a run asks for.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import math
 import re
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any, NoReturn
 
-from . import cleanup, listing, loader, posix, shmfs, sysv
 from .common import DEFAULT_TEXT
-from .ftok import DEFAULT_PROJ_ID, parse_key
-from .mounts import parse_size
-from .peers import batch as bench_batch
-from .peers import info as bench_info
-from .peers import peer as bench_peer
 from .peers.wire import MIN_SIZE, MODES, ROLES, TRANSPORTS
 from .result import DEFAULT_POLL_S, DEFAULT_TIMEOUT_S, UsageError
 
@@ -30,6 +32,11 @@ Senders create and own objects (--cleanup removes them after --linger seconds); 
 never create objects and wait at most --timeout seconds. The article's memwriter is
 `posix-shm-send --linger 12 --cleanup`; its sender/receiver pods set FTOK_PATH=/shared/me.
 """
+
+
+def _mod(name: str) -> ModuleType:
+    """A module of this package (``sysv``, ``peers.batch``), imported when first needed."""
+    return importlib.import_module(f"{__package__}.{name}")
 
 
 class Parser(argparse.ArgumentParser):
@@ -76,11 +83,17 @@ def one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
 
 
 _seconds = _checked(float, lambda v: math.isfinite(v) and v >= 0, "a number of seconds >= 0")
-_size = _checked(parse_size, lambda v: v > 0, "a byte count > 0 like 4194304 or 4m")
+_size = _checked(
+    lambda t: _mod("mounts").parse_size(t), lambda v: v > 0, "a byte count > 0 like 4194304 or 4m"
+)
 _proj_id = _checked(lambda t: int(t, 0), lambda v: 1 <= v <= 255, "a proj id in 1..255")
 _octal = _checked(lambda t: int(t, 8), lambda v: 0 <= v <= 0o7777, "an octal mode like 666")
 _msg_type = _checked(int, lambda v: v > 0, "a message type > 0")
-_key = _checked(parse_key, lambda v: v != 0, "a non-zero 32-bit key (decimal or 0x hex)")
+_key = _checked(
+    lambda t: _mod("ftok").parse_key(t),
+    lambda v: v != 0,
+    "a non-zero 32-bit key (decimal or 0x hex)",
+)
 message_size = _checked(int, lambda v: v >= MIN_SIZE, f"a message size >= {MIN_SIZE} bytes")
 """argparse type of a benchmark message size (``podshm bench --sizes`` uses it too)."""
 _count = _checked(int, lambda v: v >= 0, "a count >= 0 (0: until --budget)")
@@ -91,27 +104,39 @@ _run_id = _checked(
 )
 
 
-def _flag(*names: str, **kwargs: Any) -> tuple[tuple[str, ...], dict[str, Any]]:
+Flag = tuple[tuple[str, ...], dict[str, Any]]
+
+
+def _flag(*names: str, **kwargs: Any) -> Flag:
     return names, kwargs
 
 
-_NAME = posix.posix_name
+def _posix_name(text: str) -> str:
+    return _mod("posix").posix_name(text)
+
+
 _WAIT = [
     _flag("--timeout", type=_seconds, default=DEFAULT_TIMEOUT_S, help="max wait, s (%(default)s)"),
     _flag("--poll-interval", type=_seconds, default=DEFAULT_POLL_S, help="s between polls"),
 ]
-_FTOK = [
-    _flag("--ftok-path", help="file given to ftok(); default $FTOK_PATH"),
-    _flag("--proj-id", type=_proj_id, default=DEFAULT_PROJ_ID, help="ftok id (%(default)s)"),
-]
 _RECV = [_flag("--expect", help="exit 4 unless exactly this text is read")]
-_FTOK_RECV = [
-    *_FTOK,
-    _flag("--expect-key", type=_key, help="the sender's key: exit 4 at once on another"),
-]
 
 
-def _send(remove_alias: str, mode: str) -> list:
+def _proj_id_flag() -> Flag:
+    default = _mod("ftok").DEFAULT_PROJ_ID
+    return _flag("--proj-id", type=_proj_id, default=default, help="ftok id (%(default)s)")
+
+
+def _ftok() -> list[Flag]:
+    return [_flag("--ftok-path", help="file given to ftok(); default $FTOK_PATH"), _proj_id_flag()]
+
+
+def _ftok_recv() -> list[Flag]:
+    expect_key = "the sender's key: exit 4 at once on another"
+    return [*_ftok(), _flag("--expect-key", type=_key, help=expect_key)]
+
+
+def _send(remove_alias: str, mode: str) -> list[Flag]:
     return [
         _flag("--text", default=DEFAULT_TEXT, help="default %(default)r"),
         _flag("--linger", type=_seconds, default=0.0, help="stay alive s after sending"),
@@ -125,86 +150,149 @@ _SYSV_SEND = [
     _flag("--create-ftok-file", action="store_true", help="create a missing ftok file"),
 ]
 _POSIX_SEND = _send("--unlink", "644")
-_SHM_NAMES = [
-    _flag("--name", type=_NAME, default=posix.DEFAULT_SHM_NAME),
-    _flag("--sem-name", type=_NAME, default=posix.DEFAULT_SEM_NAME),
-]
-_MQ_NAME = [_flag("--name", type=_NAME, default=posix.DEFAULT_MQ_NAME)]
+
+
+def _shm_names() -> list[Flag]:
+    posix = _mod("posix")
+    return [
+        _flag("--name", type=_posix_name, default=posix.DEFAULT_SHM_NAME),
+        _flag("--sem-name", type=_posix_name, default=posix.DEFAULT_SEM_NAME),
+    ]
+
+
+def _mq_name() -> list[Flag]:
+    return [_flag("--name", type=_posix_name, default=_mod("posix").DEFAULT_MQ_NAME)]
+
+
 _BENCH_RUN = [
     _flag("--budget", type=_seconds, default=0.1, help="s the client sends (%(default)s)"),
     _flag("--warmup", type=_seconds, default=0.0, help="s not measured at the start"),
     _flag("--count", type=_count, default=0, help="stop after N measured messages"),
     _flag("--verify", choices=("seq", "full"), default="seq", help="full: every byte + CRC"),
 ]
-_IPCBENCH = _flag("--ipcbench", default=bench_batch.DEFAULT_IPCBENCH, help="the C inner loop")
-_SELECT = [
-    _flag("--prefix", help="POSIX names starting with this (leading / optional)"),
-    _flag("--key", type=_key, action="append", help="SysV key, repeatable (0x.. or int)"),
-    _flag("--shm-dir", default=listing.SHM_DIR),
-    _flag("--mqueue-dir", default=listing.MQUEUE_DIR),
-]
 
-# name -> (handler, help, flags); every flag of a command is listed here, in --help order.
-COMMANDS: dict[str, tuple[Callable[..., None], str, list]] = {
+
+def _ipcbench() -> Flag:
+    default = _mod("peers.batch").DEFAULT_IPCBENCH
+    return _flag("--ipcbench", default=default, help="the C inner loop")
+
+
+def _select() -> list[Flag]:
+    listing = _mod("listing")
+    return [
+        _flag("--prefix", help="POSIX names starting with this (leading / optional)"),
+        _flag("--key", type=_key, action="append", help="SysV key, repeatable (0x.. or int)"),
+        _flag("--shm-dir", default=listing.SHM_DIR),
+        _flag("--mqueue-dir", default=listing.MQUEUE_DIR),
+    ]
+
+
+def _bench_batch_flags() -> list[Flag]:
+    batch = _mod("peers.batch")
+    return [
+        _flag("--role", choices=ROLES, required=True),
+        _flag("--dir", required=True, help="shared directory: ready files, sockets, FIFOs"),
+        _flag("--run", type=_run_id, required=True, help="cell tags are <run>-<index>"),
+        _flag("--transports", type=csv_of(one_of(TRANSPORTS), "transports"), required=True),
+        _flag("--sizes", type=csv_of(message_size, "sizes"), default=(64,)),
+        _flag("--modes", type=csv_of(one_of(MODES), "modes"), default=MODES),
+        _flag("--impls", type=csv_of(one_of(batch.IMPLS), "impls"), default=("c",)),
+        _flag(
+            "--placements",
+            type=csv_of(one_of(batch.PLACEMENTS), "placements"),
+            default=("none",),
+        ),
+        _flag("--cpus", type=csv_of(_cpu, "CPUs"), default=(), help="A,B: first, second CPU"),
+        *_BENCH_RUN,
+        _flag("--cell-timeout", type=_seconds, default=10.0, help="bound of one cell, s"),
+        _flag("--timeout", type=_seconds, default=300.0, help="bound of the batch, s"),
+        _ipcbench(),
+    ]
+
+
+# name -> ("module.function" of the handler, help, the flags); every flag of a command is
+# listed here, in --help order. The flags are built (and the modules whose defaults they take
+# imported) only for the commands a parser holds.
+COMMANDS: dict[str, tuple[str, str, Callable[[], list[Flag]]]] = {
     "sysv-shm-send": (
-        sysv.shm_send,
+        "sysv.shm_send",
         "shmget(IPC_CREAT)+write the text: the article's sender",
-        [*_FTOK, *_SYSV_SEND, *_WAIT, _flag("--size", type=_size, default=sysv.SHM_SIZE)],
+        lambda: [
+            *_ftok(),
+            *_SYSV_SEND,
+            *_WAIT,
+            _flag("--size", type=_size, default=_mod("sysv").SHM_SIZE),
+        ],
     ),
     "sysv-shm-recv": (
-        sysv.shm_recv,
+        "sysv.shm_recv",
         "wait for the segment, read its text: the article's receiver",
-        [*_FTOK_RECV, *_RECV, *_WAIT],
+        lambda: [*_ftok_recv(), *_RECV, *_WAIT],
     ),
     "sysv-sem-post": (
-        sysv.sem_post,
+        "sysv.sem_post",
         "create/open a SysV semaphore, post it",
-        [*_FTOK, *_SYSV_SEND, *_WAIT],
+        lambda: [*_ftok(), *_SYSV_SEND, *_WAIT],
     ),
     "sysv-sem-wait": (
-        sysv.sem_wait,
+        "sysv.sem_wait",
         "wait until the SysV semaphore is posted",
-        [*_FTOK_RECV, *_WAIT],
+        lambda: [*_ftok_recv(), *_WAIT],
     ),
     "sysv-msg-send": (
-        sysv.msg_send,
+        "sysv.msg_send",
         "send one message on a SysV queue",
-        [*_FTOK, *_SYSV_SEND, *_WAIT, _flag("--type", type=_msg_type, default=1, help="> 0")],
+        lambda: [
+            *_ftok(),
+            *_SYSV_SEND,
+            *_WAIT,
+            _flag("--type", type=_msg_type, default=1, help="> 0"),
+        ],
     ),
     "sysv-msg-recv": (
-        sysv.msg_recv,
+        "sysv.msg_recv",
         "receive one message from a SysV queue",
-        [*_FTOK_RECV, *_RECV, *_WAIT, _flag("--type", type=int, default=0, help="0 = any")],
+        lambda: [
+            *_ftok_recv(),
+            *_RECV,
+            *_WAIT,
+            _flag("--type", type=int, default=0, help="0 = any"),
+        ],
     ),
     "posix-shm-send": (
-        posix.shm_send,
+        "posix.shm_send",
         "shm_open+ftruncate+mmap+sem_post: the article's memwriter",
-        [*_SHM_NAMES, *_POSIX_SEND, *_WAIT, _flag("--size", type=_size, default=posix.SHM_SIZE)],
+        lambda: [
+            *_shm_names(),
+            *_POSIX_SEND,
+            *_WAIT,
+            _flag("--size", type=_size, default=_mod("posix").SHM_SIZE),
+        ],
     ),
     "posix-shm-recv": (
-        posix.shm_recv,
+        "posix.shm_recv",
         "wait for shm+semaphore, sem_timedwait, read: the article's memreader",
-        [*_SHM_NAMES, *_RECV, *_WAIT],
+        lambda: [*_shm_names(), *_RECV, *_WAIT],
     ),
     "posix-mq-send": (
-        posix.mq_send,
+        "posix.mq_send",
         "send one message on a POSIX queue",
-        [*_MQ_NAME, *_POSIX_SEND, *_WAIT, _flag("--priority", type=int, default=0)],
+        lambda: [*_mq_name(), *_POSIX_SEND, *_WAIT, _flag("--priority", type=int, default=0)],
     ),
     "posix-mq-recv": (
-        posix.mq_recv,
+        "posix.mq_recv",
         "receive one message from a POSIX queue",
-        [*_MQ_NAME, *_RECV, *_WAIT],
+        lambda: [*_mq_name(), *_RECV, *_WAIT],
     ),
     "shm-info": (
-        shmfs.shm_info,
+        "shmfs.shm_info",
         "size, usage and covering mount of /dev/shm",
-        [_flag("--path", default="/dev/shm")],
+        lambda: [_flag("--path", default="/dev/shm")],
     ),
     "shm-fill": (
-        shmfs.shm_fill,
+        "shmfs.shm_fill",
         "write zeros into a new file until --bytes or ENOSPC (--until-full)",
-        [
+        lambda: [
             _flag("--dir", default="/dev/shm"),
             _flag("--bytes", type=_size, help="stop after this many bytes (4194304, 4m)"),
             _flag("--until-full", action="store_true", help="stop at ENOSPC/EDQUOT (= ok)"),
@@ -216,35 +304,44 @@ COMMANDS: dict[str, tuple[Callable[..., None], str, list]] = {
         ],
     ),
     "shm-loader": (
-        loader.shm_loader,
+        "loader.shm_loader",
         "the DataLoader pattern: workers hand batches to this process through "
         "multiprocessing.shared_memory; reports intact batches and how each worker ended",
-        [
-            _flag("--batch-bytes", type=_size, default=loader.DEFAULT_BATCH_BYTES),
+        lambda: [
+            _flag("--batch-bytes", type=_size, default=_mod("loader").DEFAULT_BATCH_BYTES),
             _flag("--batches", type=_positive, default=4, help="batches in all (%(default)s)"),
             _flag("--workers", type=_positive, default=2, help="worker processes"),
             _flag("--timeout", type=_seconds, default=120.0, help="bound of the run, s"),
         ],
     ),
-    "ipc-list": (listing.ipc_list, "list SysV and POSIX IPC objects of this namespace", _SELECT),
+    "ipc-list": (
+        "listing.ipc_list",
+        "list SysV and POSIX IPC objects of this namespace",
+        _select,
+    ),
     "ipc-remove": (
-        cleanup.ipc_remove,
+        "cleanup.ipc_remove",
         "remove objects by key, ftok file or name; missing ones are not errors",
-        [
-            *_SELECT,
+        lambda: [
+            *_select(),
             _flag("--ftok-path", help="remove the SysV objects of ftok(path, --proj-id)"),
-            _FTOK[1],
-            _flag("--sysv-kind", choices=listing.SYSV_KINDS, action="append", help="default all"),
-            _flag("--shm-name", type=_NAME, action="append", help="repeatable"),
-            _flag("--sem-name", type=_NAME, action="append", help="repeatable"),
-            _flag("--mq-name", type=_NAME, action="append", help="repeatable"),
+            _proj_id_flag(),
+            _flag(
+                "--sysv-kind",
+                choices=_mod("listing").SYSV_KINDS,
+                action="append",
+                help="default all",
+            ),
+            _flag("--shm-name", type=_posix_name, action="append", help="repeatable"),
+            _flag("--sem-name", type=_posix_name, action="append", help="repeatable"),
+            _flag("--mq-name", type=_posix_name, action="append", help="repeatable"),
         ],
     ),
     # bench-peer takes podshm-ipcbench's flags, so one run is described once (PeerSpec.argv).
     "bench-peer": (
-        bench_peer.bench_peer,
+        "peers.peer.bench_peer",
         "one side of one benchmark run, Python inner loop (flags as podshm-ipcbench)",
-        [
+        lambda: [
             _flag("--transport", choices=TRANSPORTS, required=True),
             _flag("--role", choices=ROLES, required=True),
             _flag("--mode", choices=MODES, required=True, help="lat: ping-pong, thr: stream"),
@@ -257,38 +354,28 @@ COMMANDS: dict[str, tuple[Callable[..., None], str, list]] = {
         ],
     ),
     "bench-batch": (
-        bench_batch.bench_batch,
+        "peers.batch.bench_batch",
         "run a plan of benchmark cells for one role (C and/or Python inner loop)",
-        [
-            _flag("--role", choices=ROLES, required=True),
-            _flag("--dir", required=True, help="shared directory: ready files, sockets, FIFOs"),
-            _flag("--run", type=_run_id, required=True, help="cell tags are <run>-<index>"),
-            _flag("--transports", type=csv_of(one_of(TRANSPORTS), "transports"), required=True),
-            _flag("--sizes", type=csv_of(message_size, "sizes"), default=(64,)),
-            _flag("--modes", type=csv_of(one_of(MODES), "modes"), default=MODES),
-            _flag("--impls", type=csv_of(one_of(bench_batch.IMPLS), "impls"), default=("c",)),
-            _flag(
-                "--placements",
-                type=csv_of(one_of(bench_batch.PLACEMENTS), "placements"),
-                default=("none",),
-            ),
-            _flag("--cpus", type=csv_of(_cpu, "CPUs"), default=(), help="A,B: first, second CPU"),
-            *_BENCH_RUN,
-            _flag("--cell-timeout", type=_seconds, default=10.0, help="bound of one cell, s"),
-            _flag("--timeout", type=_seconds, default=300.0, help="bound of the batch, s"),
-            _IPCBENCH,
-        ],
+        _bench_batch_flags,
     ),
     "bench-info": (
-        bench_info.bench_info,
+        "peers.info.bench_info",
         "CPUs this process may use, IPC limits and the C inner loop's version",
-        [_IPCBENCH],
+        lambda: [_ipcbench()],
     ),
 }
 
 
-def build_parser() -> Parser:
-    """The whole command line (also usable by the suite to render --help)."""
+def handler(target: str) -> Callable[..., None]:
+    """The function a ``"module.function"`` entry of :data:`COMMANDS` names, imported now."""
+    module, _, function = target.rpartition(".")
+    return getattr(_mod(module), function)
+
+
+def build_parser(only: str | None = None) -> Parser:
+    """The whole command line, or (``only``) the one command a run names: the same parser
+    for that command (its flags, help and errors), without importing the other commands.
+    Also usable by the suite to render --help."""
     parser = Parser(
         prog=PROG,
         description="IPC probes for pods: one JSON line per run, bounded waits.",
@@ -296,10 +383,12 @@ def build_parser() -> Parser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, (handler, help_, flags) in COMMANDS.items():
+    for name, (target, help_, flags) in COMMANDS.items():
+        if only is not None and name != only:
+            continue
         cmd = sub.add_parser(name, help=help_, description=help_)
-        cmd.set_defaults(handler=handler)
-        for names, kwargs in flags:
+        cmd.set_defaults(handler=target)
+        for names, kwargs in flags():
             cmd.add_argument(*names, **kwargs)
     parser.command_names = tuple(COMMANDS)
     return parser
