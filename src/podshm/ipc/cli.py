@@ -6,7 +6,6 @@ import os
 import signal
 import sys
 import time
-import traceback
 from collections.abc import Sequence
 from typing import Any
 
@@ -48,6 +47,8 @@ def _run(argv: Sequence[str], report: Report) -> tuple[str | None, int, Any]:
     except OSError as exc:
         return command, EXIT_IPC_FAILED, failed(exc, f"unexpected OS error: {exc}").error_object()
     except Exception as exc:
+        import traceback  # only on this path: a helper exec pays for every import
+
         traceback.print_exc(file=sys.stderr)
         reason = f"internal error in {PROG} (a bug, see stderr): {exc!r}"
         return command, EXIT_IPC_FAILED, {"errno": None, "message": repr(exc), "reason": reason}
