@@ -145,3 +145,19 @@ def test_a_pin_that_needs_a_newer_go_builds_with_that_toolchain_only(monkeypatch
     monkeypatch.delenv("GOTOOLCHAIN", raising=False)
     assert "GOTOOLCHAIN" not in gobuild._go_env()
     assert components.kubernetes(DEFAULT, "d", []).toolchain is None
+
+
+def test_a_failed_build_leaves_no_half_filled_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """1.38's build failed on a module the proxy refuses: its ``.tmp`` stayed in the cache."""
+    monkeypatch.setenv("PODSHM_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(gobuild, "_prepare_workdir", lambda c: (tmp_path / "work", "mod"))
+
+    def refused(*_args: object) -> None:
+        raise gobuild.PodshmError("go build failed: 403 Forbidden", "see above")
+
+    monkeypatch.setattr(gobuild, "_run_with_progress", refused)
+    with pytest.raises(gobuild.PodshmError):
+        gobuild.build(components.etcd(SUPPORTED[0].etcd))
+    assert [p.name for p in (tmp_path / "bin").rglob("*")] == ["etcd"]  # no <version>.tmp

@@ -214,18 +214,22 @@ def build(component: GoComponent, *, log=sys.stderr) -> Path:
     ]
     if component.tags:
         cmd += ["-tags", ",".join(component.tags)]
-    _patch_module(component, work)
     # One package per binary: `go build -o dir/` names each after its last path element.
     names = {}
     for binary, package in component.packages.items():
         names[_default_binary_name(package)] = binary
         cmd.append(package)
     what = f"building {component.name} {component.version}"
-    _run_with_progress(cmd, work, what, log, _go_env(component.cgo, component.toolchain))
-    for produced, binary in names.items():
-        if produced != binary:
-            (tmp / produced).rename(tmp / binary)
-    (tmp / STAMP).write_text(json.dumps(fingerprint(component), indent=1))
+    try:
+        _patch_module(component, work)
+        _run_with_progress(cmd, work, what, log, _go_env(component.cgo, component.toolchain))
+        for produced, binary in names.items():
+            if produced != binary:
+                (tmp / produced).rename(tmp / binary)
+        (tmp / STAMP).write_text(json.dumps(fingerprint(component), indent=1))
+    except BaseException:  # a failed or interrupted build leaves no half-filled directory
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     shutil.rmtree(bin_dir, ignore_errors=True)
     tmp.rename(bin_dir)
     return bin_dir
