@@ -105,8 +105,8 @@ NEEDS: dict[str, Need] = {
             "multinode",
             "2 Ready nodes",
             _ready_nodes_below(2),
-            "run on a cluster with two nodes (podshm cluster up --provider kind --nodes 3) "
-            "to include it",
+            "run on a cluster with two nodes (podshm cluster up --vm-nodes 1 joins a VM node "
+            "to podshm's local cluster; podshm cluster up --provider kind --nodes 3) to include it",
         ),
         Need(
             "userns_runtime",

@@ -24,7 +24,8 @@ def test_two_ready_nodes_are_needed_and_a_not_ready_node_does_not_count():
     one = Facts((Node("a"), Node("b", ready=False)))
     assert unmet_needs(["multinode"], one) == [
         "needs 2 Ready nodes; cluster has 1: run on a cluster with two nodes "
-        "(podshm cluster up --provider kind --nodes 3) to include it"
+        "(podshm cluster up --vm-nodes 1 joins a VM node to podshm's local cluster; "
+        "podshm cluster up --provider kind --nodes 3) to include it"
     ]
     assert unmet_needs(["multinode"], Facts((Node("a"), Node("b")))) == []
 
