@@ -104,16 +104,23 @@ def test_ftok_path_from_env_like_the_article_pods(ipc: Ipc, ftok_file: Path, cle
     assert got.doc["text"] == ARTICLE_TEXT
 
 
+@pytest.fixture
+def two_files(tmp_path: Path) -> tuple[Path, Path]:
+    """The same name in two directories: what two containers without a shared volume see."""
+    files = tmp_path / "sender" / "me", tmp_path / "receiver" / "me"
+    for path in files:
+        path.parent.mkdir()
+        path.touch()
+    return files
+
+
 @pytest.mark.parametrize("name", SYSV)
 def test_different_files_give_different_keys(
-    ipc: Ipc, tmp_path: Path, cleanup: list, name: str
+    ipc: Ipc, two_files: tuple[Path, Path], cleanup: list, name: str
 ) -> None:
     """Same path, different inode (two containers without a shared volume): no meeting."""
     t = TRANSPORTS[name]
-    sender_file, receiver_file = tmp_path / "sender" / "me", tmp_path / "receiver" / "me"
-    for path in (sender_file, receiver_file):
-        path.parent.mkdir()
-        path.touch()
+    sender_file, receiver_file = two_files
     sent = ipc(t.send, "--ftok-path", str(sender_file))
     cleanup.append(remove_args(t, sent.doc.get("key"), ""))
     got = ipc(t.recv, "--ftok-path", str(receiver_file), "--timeout", "1")
@@ -128,15 +135,12 @@ def test_different_files_give_different_keys(
 
 @pytest.mark.parametrize("name", SYSV)
 def test_a_receiver_given_the_senders_key_fails_at_once_on_another(
-    ipc: Ipc, tmp_path: Path, cleanup: list, name: str
+    ipc: Ipc, two_files: tuple[Path, Path], cleanup: list, name: str
 ) -> None:
     """--expect-key: a different file behind the path ends the wait before it starts (exit 4);
     the same file passes and the exchange happens."""
     t = TRANSPORTS[name]
-    sender_file, other_file = tmp_path / "sender" / "me", tmp_path / "other" / "me"
-    for path in (sender_file, other_file):
-        path.parent.mkdir()
-        path.touch()
+    sender_file, other_file = two_files
     sent = ipc(t.send, "--ftok-path", str(sender_file))
     cleanup.append(remove_args(t, sent.doc.get("key"), ""))
     assert sent.rc == 0, sent.doc
