@@ -84,5 +84,5 @@ def prepare(
         print(f"podshm: --start-cluster ignored: the target is {target.why}", file=sys.stderr)
     cluster = connect_target(target)
     image, _source = find_image(settings, cluster.facts)
-    check_image_held(settings, cluster.facts, image)
+    check_image_held(settings, cluster, image)
     return dataclasses.replace(settings, image=image), target, cluster

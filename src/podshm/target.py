@@ -10,8 +10,12 @@ cluster that does not answer.
 from __future__ import annotations
 
 import os
+import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from kubernetes.client.exceptions import ApiException
 
@@ -116,25 +120,61 @@ def _held(names: tuple[str, ...]) -> set[str]:
     return {n.removeprefix("docker.io/").removeprefix("library/") for n in names}
 
 
+IMAGE_REPORT_WAIT_S = 45.0
+"""How long an image may take to show in node status after a load: the kubelet refreshes
+its image list every 30 s (``pkg/kubelet/images/image_gc_manager.go``) and reports node status
+every 10 s, so an image loaded by ``kind load docker-image`` just before a run is not seen at
+once (CI met exactly that)."""
+
+
 def check_image_held(
-    settings: Settings, facts: ClusterFacts, image: str, kind: PodImage = TEST
+    settings: Settings,
+    cluster: Cluster,
+    image: str,
+    kind: PodImage = TEST,
+    *,
+    wait_s: float = IMAGE_REPORT_WAIT_S,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    log: TextIO | None = None,
 ) -> None:
     """With pull policy ``Never`` a configured image must be on a target node already: every
-    pod would otherwise fail with ErrImageNeverPull. Refused once, before any namespace."""
+    pod would otherwise fail with ErrImageNeverPull. Refused once, before any namespace, after
+    giving the nodes ``wait_s`` to report an image loaded moments ago."""
+    facts = cluster.facts
     if settings.pull_policy != "Never" or not getattr(settings, kind.setting) or facts.nodes_error:
         return
-    nodes = [n for n in facts.nodes if n.name == settings.node or (not settings.node and n.ready)]
+
+    def targets(nodes: tuple[NodeFacts, ...]) -> list[NodeFacts]:
+        return [n for n in nodes if n.name == settings.node or (not settings.node and n.ready)]
+
     wanted = image.removeprefix("docker.io/").removeprefix("library/")
-    if any(wanted in _held(n.images) for n in nodes):
-        return
-    names = ", ".join(n.name for n in nodes) or "none"
-    raise InputError(
-        f"image {image} is given with pull policy Never ({{pull_policy}}), and no target node "
-        f"holds it (nodes: {names})",
-        f"load it into the nodes first (`kind load docker-image {image}`, or `podshm image "
-        f"load` for podshm's {kind.what}), or pass IfNotPresent to {{pull_policy}} if the "
-        "nodes may pull it",
-    )
+    nodes = targets(facts.nodes)
+    deadline = clock() + wait_s
+    said = False
+    while not any(wanted in _held(n.images) for n in nodes):
+        if clock() >= deadline:
+            names = ", ".join(n.name for n in nodes) or "none"
+            raise InputError(
+                f"image {image} is given with pull policy Never ({{pull_policy}}), and no target "
+                f"node holds it (nodes: {names}; waited {wait_s:.0f} s for them to report it)",
+                f"load it into the nodes first (`kind load docker-image {image}`, or `podshm "
+                f"image load` for podshm's {kind.what}), or pass IfNotPresent to "
+                "{pull_policy} if the nodes may pull it",
+            )
+        if not said:
+            print(
+                f"podshm: no target node reports {image} yet; waiting up to {wait_s:.0f} s "
+                "(the kubelet reports a loaded image within about 40 s)",
+                file=log or sys.stderr,
+                flush=True,
+            )
+            said = True
+        sleep(2.0)
+        try:
+            nodes = targets(tuple(NodeFacts.from_node(n) for n in cluster.api.list_nodes()))
+        except ApiException:
+            deadline = clock()  # the nodes cannot be read again: refuse on what was read
 
 
 def select_nodes(settings: Settings, cluster: Cluster) -> list[str]:

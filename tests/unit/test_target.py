@@ -179,3 +179,54 @@ def test_a_missing_workload_image_says_how_to_get_one():
     assert f"tagged {WORKLOAD.tag_prefix()}*" in err.value.cause
     assert "podshm cluster up --workload-image" in err.value.fix
     assert "podshm image build --workload" in err.value.fix
+
+
+class NodesReporting:
+    """A cluster whose kubelets report a loaded image only after ``late`` node lists (the
+    kubelet refreshes its image list every 30 s): ``facts`` is the first read."""
+
+    def __init__(self, image: str, late: int) -> None:
+        self.image, self.late, self.lists = image, late, 0
+        self.facts = facts(node("a"))
+        self.api = self
+
+    def list_nodes(self) -> list[dict]:
+        self.lists += 1
+        images = [{"names": [self.image]}] if self.lists >= self.late else []
+        ready = {"type": "Ready", "status": "True"}
+        return [{"metadata": {"name": "a"}, "status": {"images": images, "conditions": [ready]}}]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_an_image_loaded_moments_ago_is_waited_for_not_refused(capsys):
+    from podshm.target import check_image_held
+
+    settings = resolve({"image": "podshm.local/podshm-test:dev", "pull_policy": "Never"})
+    cluster = NodesReporting("podshm.local/podshm-test:dev", late=3)
+    clock = FakeClock()
+    check_image_held(settings, cluster, settings.image, clock=clock, sleep=clock.sleep)  # type: ignore[arg-type]
+    assert cluster.lists == 3 and clock.now == 6.0
+    assert capsys.readouterr().err.count("no target node reports") == 1
+
+
+def test_an_image_never_reported_is_refused_once_after_the_wait(capsys):
+    from podshm.errors import InputError
+    from podshm.target import IMAGE_REPORT_WAIT_S, check_image_held
+
+    settings = resolve({"image": "podshm.local/not-loaded:1", "pull_policy": "Never"})
+    cluster = NodesReporting("something-else:1", late=0)
+    clock = FakeClock()
+    with pytest.raises(InputError) as err:
+        check_image_held(settings, cluster, settings.image, clock=clock, sleep=clock.sleep)  # type: ignore[arg-type]
+    assert clock.now >= IMAGE_REPORT_WAIT_S
+    assert "no target node holds it (nodes: a; waited 45 s" in err.value.cause

@@ -116,7 +116,7 @@ class RunState:
             self.target = choose(settings)
             cluster = connect_target(self.target)
             self.image, self.image_source = find_image(settings, cluster.facts)
-            check_image_held(settings, cluster.facts, self.image)
+            check_image_held(settings, cluster, self.image)
         except PodshmError as err:
             self._cluster_error = err
             raise
@@ -128,9 +128,11 @@ class RunState:
         node, this podshm's image on every node), or the PodshmError saying how to get it."""
         if not self.workload_image:
             settings = self.require_settings()
-            facts = self.cluster().facts
-            self.workload_image, self.workload_image_source = find_image(settings, facts, WORKLOAD)
-            check_image_held(settings, facts, self.workload_image, WORKLOAD)
+            cluster = self.cluster()
+            self.workload_image, self.workload_image_source = find_image(
+                settings, cluster.facts, WORKLOAD
+            )
+            check_image_held(settings, cluster, self.workload_image, WORKLOAD)
         return self.workload_image
 
     def nodes(self) -> list[str]:
