@@ -36,7 +36,8 @@ def host_lacks_sys_resource() -> bool:
 def host_cgroup_v1() -> bool:
     """True on a cgroup v1 (or hybrid) host: no unified hierarchy at /sys/fs/cgroup.
 
-    The test kind's entrypoint makes (``fix_cgroup``); kind nodes share the host's hierarchy.
+    The same test kind's node entrypoint makes (``fix_cgroup``): the nodes share the host's
+    cgroup hierarchy.
     """
     return not Path("/sys/fs/cgroup/cgroup.controllers").exists()
 
