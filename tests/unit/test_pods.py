@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from fakeclock import FakeClock
 
 from podshm.kube.diagnostics import format_container_statuses, format_events
 from podshm.kube.pods import (
@@ -136,17 +137,6 @@ class FakeApi:
 
     def pod_events(self, namespace: str, name: str) -> list[dict]:
         return self.events
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def test_wait_returns_once_running():

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from fakeclock import FakeClock
 
 from podshm import localpaths
 from podshm.errors import PodshmError
@@ -195,17 +196,6 @@ class NodesReporting:
         images = [{"names": [self.image]}] if self.lists >= self.late else []
         ready = {"type": "Ready", "status": "True"}
         return [{"metadata": {"name": "a"}, "status": {"images": images, "conditions": [ready]}}]
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def test_an_image_loaded_moments_ago_is_waited_for_not_refused(capsys):
