@@ -260,6 +260,20 @@ def test_the_suite_skips_only_for_a_named_precondition():
     assert found == []
 
 
+def test_the_projects_own_tests_never_skip_themselves():
+    """A project test that cannot run fails with the fix (root, a tool, the cluster): a skip
+    would turn a broken machine green. Skips inside the source a pytester run is given are
+    strings here, so the records tests can still show how an inner run's skip is reported."""
+    tests = Path(__file__).resolve().parents[1]
+    found = [
+        f"{path.relative_to(tests)}:{node.lineno}"
+        for path in sorted(tests.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Attribute) and node.attr in SKIPS
+    ]
+    assert found == []
+
+
 def test_no_two_test_modules_share_a_file_name():
     """Without __init__.py files pytest imports test modules by base name: two with the same
     name stop collection ("import file mismatch"), in the repository root's `pytest -m sysv`
