@@ -19,6 +19,11 @@ MANAGED_BY_RUN = "podshm"
 RuntimeClasses its tests create for themselves (never a runtime-matrix column)."""
 MANAGED_BY_LOCAL_CLUSTER = "podshm-cluster"
 """What the RuntimeClasses of podshm's local cluster carry: they outlive runs."""
+IMAGE_REPORT_S = 90.0
+"""How long a node may take to list an image just loaded into its runtime in
+``status.images``: the kubelet refreshes its image list every 30 s
+(``pkg/kubelet/images/image_gc_manager.go``) and updates node status every 10 s; measured on
+kind, up to about a minute. Whoever looks an image up by that list waits this long."""
 
 
 def quantity_to_bytes(value: Any) -> int:

@@ -25,7 +25,7 @@ from podshm.kube.access import DEFAULT_KUBECONFIG, existing_kubeconfigs, kubecon
 from podshm.kube.api import api_error_message
 from podshm.kube.cluster import Cluster, open_cluster
 from podshm.kube.facts import ClusterFacts, NodeFacts
-from podshm.objects import MANAGED_BY_RUN
+from podshm.objects import IMAGE_REPORT_S, MANAGED_BY_RUN
 from podshm.podimages import TEST, PodImage
 from podshm.settings import Settings
 
@@ -120,20 +120,13 @@ def _held(names: tuple[str, ...]) -> set[str]:
     return {n.removeprefix("docker.io/").removeprefix("library/") for n in names}
 
 
-IMAGE_REPORT_WAIT_S = 45.0
-"""How long an image may take to show in node status after a load: the kubelet refreshes
-its image list every 30 s (``pkg/kubelet/images/image_gc_manager.go``) and reports node status
-every 10 s, so an image loaded by ``kind load docker-image`` just before a run is not seen at
-once (CI met exactly that)."""
-
-
 def check_image_held(
     settings: Settings,
     cluster: Cluster,
     image: str,
     kind: PodImage = TEST,
     *,
-    wait_s: float = IMAGE_REPORT_WAIT_S,
+    wait_s: float = IMAGE_REPORT_S,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     log: TextIO | None = None,
@@ -165,7 +158,7 @@ def check_image_held(
         if not said:
             print(
                 f"podshm: no target node reports {image} yet; waiting up to {wait_s:.0f} s "
-                "(the kubelet reports a loaded image within about 40 s)",
+                "(the kubelet lists a loaded image in node status within about a minute)",
                 file=log or sys.stderr,
                 flush=True,
             )

@@ -17,7 +17,7 @@ from typing import TextIO
 from podshm.build.pins import Pins
 from podshm.errors import PodshmError
 from podshm.image import oci
-from podshm.objects import node_ready
+from podshm.objects import IMAGE_REPORT_S, node_ready
 from podshm.providers.base import Request, Running
 from podshm.providers.common.mounts import mounts_under
 from podshm.providers.kind import docker_engine, network, node_image
@@ -211,12 +211,12 @@ def leftovers() -> list[str]:
     return found
 
 
-def wait_for_image(ref: str, timeout: float = 180, log: TextIO = sys.stderr) -> None:
+def wait_for_image(ref: str, timeout: float = 2 * IMAGE_REPORT_S, log: TextIO = sys.stderr) -> None:
     """Wait until every node lists ``ref`` in ``status.images``.
 
-    The kubelet reports a newly imported image only with a later node status update
-    (measured here: up to about a minute), and podshm's suite finds its test image
-    through exactly that list, so a load is complete only once every node shows it.
+    The kubelet reports a newly imported image only later (``IMAGE_REPORT_S``), and podshm's
+    suite finds its test image through exactly that list, so a load is complete only once
+    every node shows it.
     """
     deadline = time.monotonic() + timeout
     while True:
