@@ -1,9 +1,10 @@
 """``podshm gc``: list and remove what runs left on a cluster.
 
-A run cleans up after itself, and every run sweeps the expired namespaces of dead runs when
-it starts; this command is for the rest: a cluster no run will visit again, or leftovers
-that should go before their expiry. Only namespaces carrying podshm's run label are ever
-considered, so nothing a human created is touched.
+A run cleans up after itself, and every run sweeps the namespaces of dead runs when it
+starts; this command is for the rest: a cluster no run will visit again. A run is dead when
+its heartbeat stopped (a Lease it renews every 10 s; within a minute of a SIGKILL), or, for a
+run without one, when its expiry passed. Only namespaces carrying podshm's run label are
+ever considered, so nothing a human created is touched.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import argparse
 from datetime import UTC, datetime
 
 from podshm.errors import PodshmError
-from podshm.kube.sweep import leftovers, select_garbage, sweep_leftovers
+from podshm.kube.sweep import leftovers, read_beats, select_garbage, sweep_leftovers
 from podshm.settings import add_cli_arguments, from_cli_args, parse_duration
 from podshm.target import choose, connect_target
 
@@ -23,8 +24,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "gc",
         help="list and remove namespaces that podshm runs left behind",
         description=(
-            "Remove the namespaces of podshm runs: by default those whose expiry "
-            "(podshm.io/expires) has passed. Exit 1 if any deletion was refused."
+            "Remove the namespaces of podshm runs: by default those of dead runs (their "
+            "heartbeat, a Lease renewed every 10 s, stopped; for a run without one, its "
+            "expiry podshm.io/expires passed). Lists every podshm namespace, live or dead. "
+            "Exit 1 if any deletion was refused."
         ),
     )
     add_cli_arguments(parser.add_argument_group("cluster"), ("kubeconfig", "context", "local"))
@@ -56,11 +59,14 @@ def run(args: argparse.Namespace) -> int:
     cluster = connect_target(target, check_rbac=False)
     now = datetime.now(UTC)
     found = leftovers(cluster.api)
-    chosen = select_garbage(found, now, older_than, args.all)
+    beats = read_beats(cluster.api, found)
+    chosen = select_garbage(found, now, older_than, args.all, beats)
     print(f"podshm gc: {target.why}: {len(found)} podshm namespaces, {len(chosen)} to remove")
     verb = "would remove" if args.dry_run else "removing"
-    for ns in chosen:
-        print(f"{verb} {ns.describe(now)}")
+    for ns in found:
+        going = ns in chosen
+        if going or not ns.terminating:
+            print(f"{verb if going else 'keeping'} {ns.describe(now, ns.state(beats, now))}")
     if args.dry_run:
         return 0
     result = sweep_leftovers(cluster.api, chosen)

@@ -1,7 +1,7 @@
 """After the whole suite ran on the local cluster, none of its namespaces remain.
 
 Runs after every other test of the session (before the lifecycle tests take the
-cluster down): the per-test namespaces of every run must be gone, also those of
+cluster down): the namespaces of every run must be gone, also those of
 failed tests and of the pytester runs that were interrupted with SIGINT.
 """
 

@@ -15,6 +15,7 @@ import pytest
 import yaml
 from kubernetes import client
 from kubernetes import config as kube_config
+from rbacusers import Rbac
 from realcluster import ClusterEnv, RealCluster
 
 from podshm.image import build_test_image
@@ -110,3 +111,13 @@ def real_cluster_env(
     yield env
     for run_id in sorted(env.runs):
         real_cluster.delete_run(run_id)
+
+
+@pytest.fixture
+def rbac(real_cluster_env: ClusterEnv) -> Iterator[Rbac]:
+    """Make ClusterRoles and bindings for this test; they are deleted after it."""
+    made = Rbac(real_cluster_env.cluster)
+    try:
+        yield made
+    finally:
+        made.remove_all()

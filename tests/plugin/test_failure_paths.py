@@ -43,7 +43,7 @@ def test_a_registry_that_refuses_fails_fast_with_the_pull_error(
     elapsed = time.monotonic() - start
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
-        [f"podshm: pod podshm-{run_id}-*/devshm-default: container '*' is *ImagePull*refused*"]
+        [f"podshm: pod podshm-{run_id}-*/devshm-default-t1: container '*' is *ImagePull*refused*"]
     )
     assert elapsed < 30, f"the refused pull took {elapsed:.1f} s to report"
     assert "Traceback" not in result.stdout.str()
@@ -81,7 +81,7 @@ def test_a_pod_no_node_can_fit_fails_with_the_schedulers_message(
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            f"podshm: pod podshm-{run_id}-*/huge: pod cannot be scheduled: "
+            f"podshm: pod podshm-{run_id}-*/huge-t1: pod cannot be scheduled: "
             "0/* nodes are available: * Insufficient memory*"
         ]
     )
@@ -101,7 +101,7 @@ def test_a_misspelt_field_in_a_manifest_is_refused_not_dropped(
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--podshm-manifests", str(own))
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
-        ["podshm: pod 'typo' rejected by the API server (HTTP 400)*unknown field*resourcez*"]
+        ["podshm: pod 'typo-t1' rejected by the API server (HTTP 400)*unknown field*resourcez*"]
     )
     assert "Traceback" not in result.stdout.str()
     real_cluster_env.assert_cleaned_up(run_id)

@@ -1,6 +1,7 @@
-"""Prestart on the real cluster: declared pods are created before their tests, each in its own
-test's namespace; a refused pod fails its own test with the one line it would give anyway; a
-declaration that does not match the test's calls is reported; nothing is left behind."""
+"""Prestart on the real cluster: declared pods are created before their tests, each with its own
+test's name and label in the run's namespace; a refused pod fails its own test with the one
+line it would give anyway; a declaration that does not match the test's calls is reported;
+nothing is left behind."""
 
 from __future__ import annotations
 
@@ -21,8 +22,10 @@ def test_pod(podshm_pod, podshm_namespace, n):
     pod = podshm_pod("ipc-pair.yaml")
     assert pod.namespace == podshm_namespace.name
     assert pod.pod["status"]["phase"] == "Running"
-    SEEN.append(pod.namespace)
-    assert len(set(SEEN)) == len(SEEN), "each test has its own namespace"
+    labels = pod.pod["metadata"]["labels"]
+    SEEN.append((pod.name, labels["podshm.io/test"]))
+    assert len({name for name, _ in SEEN}) == len(SEEN), f"each test has its own pod: {SEEN}"
+    assert len({label for _, label in SEEN}) == len(SEEN), f"each test has its own label: {SEEN}"
 
 
 def test_undeclared(podshm_pod):
@@ -30,7 +33,7 @@ def test_undeclared(podshm_pod):
 """
 
 
-def test_declared_pods_are_prestarted_in_each_tests_own_namespace(
+def test_declared_pods_are_prestarted_each_with_its_own_tests_name_and_label(
     pytester: pytest.Pytester, real_cluster_env: ClusterEnv
 ):
     run_id = real_cluster_env.new_run_id()
@@ -67,7 +70,10 @@ def test_a_refused_prestarted_pod_fails_its_own_test_with_one_line(
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(failed=1, passed=1)
     result.stdout.fnmatch_lines(
-        ["podshm: pod 'devshm-memory-sizelimit' rejected by the API server (HTTP 400)*quantities*"]
+        [
+            "podshm: pod 'devshm-memory-sizelimit-t*' rejected by the API server (HTTP 400)"
+            "*quantities*"
+        ]
     )
     assert "Traceback" not in result.stdout.str()
     real_cluster_env.assert_cleaned_up(run_id)

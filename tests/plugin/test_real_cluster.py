@@ -20,7 +20,7 @@ import pytest
 from realcluster import ClusterEnv, assert_one_selected, run_id_of
 
 from podshm.build.pins import DEFAULT
-from podshm.kube.namespaces import KEEP_LABEL, TEST_ANNOTATION
+from podshm.kube.namespaces import KEEP_LABEL, KEPT_ANNOTATION_PREFIX, TEST_LABEL
 
 pytestmark = pytest.mark.cluster
 
@@ -73,33 +73,54 @@ def test_header_describes_the_real_cluster(pytester: pytest.Pytester, real_clust
 
 
 NAMESPACE_TESTS = """
+from kubernetes import client
+
+
 def read(cluster, name):
-    from kubernetes import client
     return client.CoreV1Api(cluster.api.api_client).read_namespace(name).metadata
 
 
-def test_a(podshm_cluster, podshm_namespace):
+def test_a(podshm_cluster, podshm_namespace, podshm_pod):
     assert podshm_namespace.name.startswith("team-{run_id}-")
     meta = read(podshm_cluster, podshm_namespace.name)
     assert meta.labels["podshm.io/run-id"] == "{run_id}"
     assert meta.labels["podshm.io/worker"] == "main"
     for mode in ("enforce", "warn", "audit"):
         assert meta.labels["pod-security.kubernetes.io/" + mode] == "restricted"
-    assert meta.annotations["podshm.io/test"] == "test_ns.py::test_a"
+    # The run's first namespace holds its heartbeat, renewed while the run lives.
+    lease_ns, lease = meta.annotations["podshm.io/heartbeat"].split("/")
+    assert (lease_ns, lease) == (podshm_namespace.name, "podshm-heartbeat")
+    coordination = client.CoordinationV1Api(podshm_cluster.api.api_client)
+    assert coordination.read_namespaced_lease(lease, lease_ns).spec.holder_identity.startswith(
+        "{run_id}/main "
+    )
+    pod = podshm_pod("devshm-default.yaml")
+    assert pod.name == "devshm-default-" + podshm_pod.test_label
+    assert pod.pod["metadata"]["labels"]["podshm.io/test"] == podshm_pod.test_label
+    assert pod.pod["metadata"]["annotations"]["podshm.io/test"] == "test_ns.py::test_a"
 
 
-def test_b(podshm_cluster, podshm_namespace, podshm_namespace_factory):
+def test_b(podshm_cluster, podshm_namespace, podshm_namespace_factory, podshm_pod):
     extra = podshm_namespace_factory("baseline")
     assert extra.name != podshm_namespace.name
+    assert podshm_namespace_factory("baseline") is extra
     meta = read(podshm_cluster, extra.name)
     assert meta.labels["podshm.io/run-id"] == "{run_id}"
     assert meta.labels["pod-security.kubernetes.io/enforce"] == "baseline"
+    assert meta.annotations["podshm.io/heartbeat"].startswith(podshm_namespace.name + "/")
+    # test_a's pods were deleted when it ended (their deletion may still be under way).
+    core = client.CoreV1Api(podshm_cluster.api.api_client)
+    pods = core.list_namespaced_pod(podshm_namespace.name).items
+    assert [p.metadata.name for p in pods if p.metadata.deletion_timestamp is None] == []
+    podshm_pod("devshm-default.yaml", namespace=extra)
 """
 
 
-def test_each_test_gets_a_labelled_restricted_namespace_deleted_after(
+def test_a_runs_tests_share_a_labelled_namespace_per_level_deleted_after(
     pytester: pytest.Pytester, real_cluster_env
 ):
+    """One namespace per Pod Security level per run, shared by its tests; each test's pods
+    carry its own label and go when it ends; everything goes at the end of the run."""
     run_id = real_cluster_env.new_run_id()
     pytester.makepyfile(test_ns=NAMESPACE_TESTS.replace("{run_id}", run_id))
     junit = pytester.path / "junit.xml"
@@ -107,9 +128,10 @@ def test_each_test_gets_a_labelled_restricted_namespace_deleted_after(
     result.assert_outcomes(passed=2)
     assert run_id_of(result) == run_id
     cases = junit_cases(junit)
-    names = [n for case in cases.values() for n in properties(case)["namespace"].split()]
-    assert len(names) == len(set(names)) == 3, names
-    assert all(name.startswith(f"team-{run_id}-") for name in names)
+    first = properties(cases["test_a"])["namespace"].split()
+    both = properties(cases["test_b"])["namespace"].split()
+    assert len(first) == 1 and both[0] == first[0] and len(both) == 2, (first, both)
+    assert all(name.startswith(f"team-{run_id}-") for name in both)
     real_cluster_env.assert_cleaned_up(run_id, wait=True)
 
 
@@ -119,12 +141,14 @@ def test_fails(podshm_pod):
     assert False, "on purpose"
 
 
-def test_passes(podshm_namespace):
-    pass
+def test_passes(podshm_pod):
+    podshm_pod("devshm-disk.yaml")
 """
 
 
-def test_failed_tests_namespace_is_kept_when_asked(pytester: pytest.Pytester, real_cluster_env):
+def test_failed_tests_pods_are_kept_when_asked(pytester: pytest.Pytester, real_cluster_env):
+    """--podshm-keep-namespaces-on-failure: the failed test's pods stay, by its label, in a
+    namespace labelled kept that names the test; the passing test's pods go."""
     run_id = real_cluster_env.new_run_id()
     pytester.makepyfile(test_keep=KEEP_TESTS)
     junit = pytester.path / "junit.xml"
@@ -134,13 +158,27 @@ def test_failed_tests_namespace_is_kept_when_asked(pytester: pytest.Pytester, re
     (kept,) = cluster.live_namespaces(run_id)
     namespace = cluster.core.read_namespace(kept)
     assert namespace.metadata.labels[KEEP_LABEL] == "true"
-    assert namespace.metadata.annotations[TEST_ANNOTATION] == "test_keep.py::test_fails"
-    assert properties(junit_cases(junit)["test_fails"])["kept_namespace"] == kept
-    # The pod stays too, for debugging, and it still runs.
-    (pod,) = cluster.core.list_namespaced_pod(kept).items
-    assert pod.metadata.name == "devshm-default"
+    props = properties(junit_cases(junit)["test_fails"])
+    label = props["kept_pods"].removeprefix(f"{TEST_LABEL}=")
+    assert props["kept_namespace"] == kept
+    notes = namespace.metadata.annotations
+    assert notes[f"{KEPT_ANNOTATION_PREFIX}{label}"] == "test_keep.py::test_fails"
+    result.stdout.fnmatch_lines(
+        [
+            "*podshm: kept for debugging (podshm.io/keep=true)*",
+            f"test_keep.py::test_fails: kubectl get pods -n {kept} -l {TEST_LABEL}={label}",
+        ]
+    )
+    # The failed test's pod stays, for debugging, and it still runs; nothing else does.
+    (pod,) = cluster.core.list_namespaced_pod(kept, label_selector=props["kept_pods"]).items
+    assert pod.metadata.name == f"devshm-default-{label}"
     assert pod.status.phase == "Running"
-    # The passing test's namespace went; the kept one goes only when someone deletes it.
+    others = cluster.core.list_namespaced_pod(kept).items
+    assert [p.metadata.name for p in others if p.metadata.deletion_timestamp is None] == [
+        pod.metadata.name
+    ]
+    assert properties(junit_cases(junit)["test_passes"]).get("kept_pods") is None
+    # The kept namespace goes only when someone deletes it.
     cluster.core.delete_namespace(kept)
     real_cluster_env.assert_cleaned_up(run_id)
 
@@ -232,12 +270,12 @@ def test_missing_image_fails_fast_with_the_image_error(pytester: pytest.Pytester
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            f"podshm: pod podshm-{run_id}-*/devshm-default: container '*' is *Err*Pull*"
+            f"podshm: pod podshm-{run_id}-*/devshm-default-t1: container '*' is *Err*Pull*"
             "-- check --podshm-image (or PODSHM_IMAGE) and that the node can pull it; for an "
             "image loaded into the nodes pass Never to --podshm-pull-policy (or "
             "PODSHM_PULL_POLICY)",
             "*- podshm diagnostics -*",
-            f"== pod podshm-{run_id}-*/devshm-default",
+            f"== pod podshm-{run_id}-*/devshm-default-t1",
             "container * waiting: *Err*Pull*",
             "-- events",
         ]

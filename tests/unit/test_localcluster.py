@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 import tomllib
@@ -11,9 +12,10 @@ import yaml
 
 from podshm.build import components, gobuild
 from podshm.build.pins import DEFAULT, pins_for
-from podshm.providers.local import configs, daemons, runtimes
+from podshm.providers.local import configs, converge, daemons, plan, runtimes, startup
 from podshm.providers.local.layout import Layout
 from podshm.providers.local.pki import Authority, Pair
+from podshm.providers.local.state import ClusterRecord
 
 
 def test_kubernetes_is_stamped_like_upstream_builds() -> None:
@@ -119,3 +121,42 @@ def test_pid_files_never_match_a_reused_pid(tmp_path) -> None:
     assert daemons.stop(layout, "sleeper") is True
     os.waitpid(pid, 0)
     assert not (layout.pids / "sleeper.pid").exists()
+
+
+def test_the_api_server_audits_every_request_once_at_metadata_level(tmp_path) -> None:
+    """The audit log bench/suite.py counts a run's requests from: under the state directory
+    (`down` removes it), size-bounded, one event per request and no bodies."""
+    layout = Layout(tmp_path / "state")
+    argv = plan.apiserver_argv(Path("/bin/kube-apiserver"), layout)
+    policy_file = configs.audit_policy(layout)
+    assert f"--audit-policy-file={policy_file}" in argv
+    assert f"--audit-log-path={layout.audit_log}" in argv
+    assert layout.audit_log.is_relative_to(layout.root)
+    assert f"--audit-log-maxsize={configs.AUDIT_LOG_MAX_MB}" in argv
+    assert "--audit-log-maxbackup=1" in argv
+    policy = yaml.safe_load(policy_file.read_text())
+    assert policy["omitStages"] == ["RequestReceived"]
+    assert policy["rules"] == [{"level": "Metadata"}]
+
+
+def test_a_control_plane_with_other_flags_is_restarted_once(tmp_path, monkeypatch) -> None:
+    """`up` on a running cluster brings its control plane to this podshm's flags."""
+    layout = Layout(tmp_path / "state")
+    record = ClusterRecord(
+        kubernetes="v1.37.2", containerd="v2.3.7", etcd="v3.7.0", runc="v1.5.2", node="n",
+        kubeconfig="k", context="c", runtimes=["runc"], images={},
+        binaries={name: f"/bin/{name}" for name in startup.CONTROL_PLANE},
+    )  # fmt: skip
+    running = {
+        name: plan.control_plane_argv(name, Path(f"/bin/{name}"), layout)
+        for name in startup.CONTROL_PLANE
+    }
+    restarts: list[str] = []
+    monkeypatch.setattr(converge, "running_argv", lambda _layout, name: running[name])
+    monkeypatch.setattr(startup, "restart_control_plane", lambda *a, **k: restarts.append("all"))
+    assert converge.control_plane_flags(layout, record, io.StringIO()) is False
+    running["kube-apiserver"] = [*running["kube-apiserver"][:-6], "--v=1"]  # no audit flags
+    log = io.StringIO()
+    assert converge.control_plane_flags(layout, record, log) is True
+    assert restarts == ["all"]
+    assert "kube-apiserver runs with other flags" in log.getvalue()

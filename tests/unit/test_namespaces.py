@@ -1,17 +1,20 @@
-"""Per-test namespaces: names, labels, lifetime, and the manager that creates and deletes them."""
+"""The run's namespaces: names, labels, lifetime, heartbeat, tests' pods in them, and the
+manager that creates and deletes them."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fakenamespaceapi import FakeApi
 from kubernetes.client.exceptions import ApiException
 
 from podshm.errors import PodshmError
+from podshm.kube.heartbeat import HEARTBEAT_ANNOTATION, LEASE_NAME
 from podshm.kube.namespaces import (
     EXPIRES_ANNOTATION,
     KEEP_LABEL,
+    KEPT_ANNOTATION_PREFIX,
     RUN_ID_LABEL,
     STARTED_ANNOTATION,
     NamespaceManager,
@@ -84,3 +87,89 @@ def test_namespaces_carry_start_and_expiry():
     expires = parse_rfc3339(notes[EXPIRES_ANNOTATION])
     assert expires is not None
     assert 80 <= (expires - datetime.now(UTC)).total_seconds() <= 90
+
+
+def manager_of(api: FakeApi, **kwargs) -> NamespaceManager:
+    """A manager whose heartbeat thread never beats by itself (tests call ``beat()``)."""
+    return NamespaceManager(api, "podshm", "abc123", "main", heartbeat_period_s=3600, **kwargs)
+
+
+def annotations(body: dict) -> dict:
+    return body["metadata"].get("annotations") or {}
+
+
+def test_one_shared_namespace_per_level_the_first_with_the_heartbeat():
+    api = FakeApi()
+    manager = manager_of(api)
+    try:
+        home = manager.shared("restricted")
+        assert manager.shared("restricted") is home
+        baseline = manager.shared("baseline")
+        assert [n.name for n in (home, baseline)] == [b["metadata"]["name"] for b in api.created]
+        ref = f"{home.name}/{LEASE_NAME}"
+        assert annotations(api.created[0])[HEARTBEAT_ANNOTATION] == ref
+        assert annotations(api.created[1])[HEARTBEAT_ANNOTATION] == ref
+        assert list(api.leases) == [(home.name, LEASE_NAME)]
+        assert api.created[1]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == (
+            "baseline"
+        )
+        manager.heartbeat.beat()
+        assert [(n, name) for n, name, _ in api.renewals] == [(home.name, LEASE_NAME)]
+        assert manager.heartbeat_problem is None
+    finally:
+        manager.delete_all()
+    assert sorted(api.deleted) == sorted([home.name, baseline.name])
+    assert manager.heartbeat._stop.is_set()
+
+
+def test_a_lease_that_cannot_be_created_leaves_the_expiry_to_decide():
+    api = FakeApi()
+    api.lease_error = ApiException(status=403, reason="Forbidden")
+    manager = manager_of(api)
+    home = manager.shared()
+    manager.delete_all()
+    assert manager.heartbeat_problem == "HTTP 403: Forbidden"
+    assert api.annotated[home.name] == {HEARTBEAT_ANNOTATION: None}  # un-named again
+    assert api.renewals == []
+
+
+def test_a_tests_pods_go_by_its_label_and_labels_are_unique():
+    api = FakeApi()
+    manager = manager_of(api)
+    labels = {manager.new_test_label() for _ in range(50)}
+    assert len(labels) == 50
+    manager.release("t7", ["ns-a", "ns-b", "ns-a"])
+    assert api.pod_selectors == [("ns-a", "podshm.io/test=t7"), ("ns-b", "podshm.io/test=t7")]
+    assert api.deleted == []
+
+
+def test_a_failed_tests_pods_are_kept_and_everything_else_goes():
+    api = FakeApi()
+    manager = manager_of(api)
+    home = manager.shared()
+    other = manager.shared("privileged")
+    manager.keep(home.name, "t3", "t.py::test_fails")
+    manager.keep(home.name, "t9", "t.py::test_too")
+    assert api.labelled[home.name] == {KEEP_LABEL: "true"}
+    assert api.annotated[home.name] == {
+        f"{KEPT_ANNOTATION_PREFIX}t3": "t.py::test_fails",
+        f"{KEPT_ANNOTATION_PREFIX}t9": "t.py::test_too",
+    }
+    result = manager.delete_all()
+    assert result.deleted == [other.name] and result.failed == []
+    assert (home.name, "podshm.io/test notin (t3,t9)") in api.pod_selectors
+    assert home.name not in api.deleted
+
+
+def test_a_live_runs_namespaces_never_expire():
+    api = FakeApi()
+    manager = manager_of(api, expiry_s=600)
+    home = manager.shared()
+    try:
+        assert manager.renew_expiry() == []  # the whole expiry is still ahead
+        later = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=400)
+        assert manager.renew_expiry(later) == [home.name]
+        expires = parse_rfc3339(api.annotated[home.name][EXPIRES_ANNOTATION])
+        assert expires is not None and (expires - datetime.now(UTC)).total_seconds() > 590
+    finally:
+        manager.delete_all()

@@ -6,16 +6,18 @@ host's) IPC namespace; objects already absent are reported, not treated as error
 
 from __future__ import annotations
 
-import argparse
-import functools
-from collections.abc import Callable
-
 import posix_ipc
 import sysv_ipc
 
 from .ftok import key_hex, resolve_key
 from .listing import SYSV_KINDS, open_by_key, posix_mqueues, posix_shm_and_sem, read_sysvipc
 from .result import EXIT_IPC_FAILED, CommandFailed, Report, UsageError, errno_name
+
+TYPE_CHECKING = False  # see result.py: no typing import at run time
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable
+    from typing import Any
 
 _SYSV_REMOVERS: dict[str, Callable[[int], None]] = {
     "shm": sysv_ipc.remove_shared_memory,
@@ -47,9 +49,9 @@ class _Outcome:
         self.absent: list[dict] = []
         self.failed: list[dict] = []
 
-    def attempt(self, entry: dict, action: Callable[[], None]) -> None:
+    def attempt(self, entry: dict, action: Callable[[Any], None], target: Any) -> None:
         try:
-            action()
+            action(target)
             self.removed.append(entry)
         except (sysv_ipc.ExistentialError, posix_ipc.ExistentialError):
             self.absent.append(entry)
@@ -94,10 +96,10 @@ def ipc_remove(args: argparse.Namespace, report: Report) -> None:
                 outcome.absent.append(entry)
             for ipc_id in ids:
                 remover = _SYSV_REMOVERS[kind]
-                outcome.attempt({**entry, "id": ipc_id}, functools.partial(remover, ipc_id))
+                outcome.attempt({**entry, "id": ipc_id}, remover, ipc_id)
     for kind, name in names:
         unlinker = _POSIX_UNLINKERS[kind]
-        outcome.attempt({"kind": kind, "name": name}, functools.partial(unlinker, name))
+        outcome.attempt({"kind": kind, "name": name}, unlinker, name)
     report.update(removed=outcome.removed, absent=outcome.absent, failed=outcome.failed)
     if outcome.failed:
         first = outcome.failed[0]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 from .result import EXIT_IPC_FAILED, EXIT_MISMATCH, CommandFailed, Report, UsageError, failed
+
+TYPE_CHECKING = False  # see result.py: no typing import at run time
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 # The text the article's programs exchange; receivers compare against it with --expect.
 DEFAULT_TEXT = "This is the way the world ends..."

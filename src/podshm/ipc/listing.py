@@ -10,16 +10,23 @@ mounted there.
 
 from __future__ import annotations
 
-import argparse
 import os
 import stat
-from typing import Any
 
 import sysv_ipc
 
 from .ftok import key_hex
 from .mounts import covering_mount
 from .result import Report
+
+TYPE_CHECKING = False  # see result.py: no typing import at run time
+if TYPE_CHECKING:
+    import argparse
+    from typing import Any
+
+    Entry = dict[str, Any]
+else:
+    Entry = dict
 
 SYSVIPC_DIR = "/proc/sysvipc"
 SHM_DIR = "/dev/shm"
@@ -31,8 +38,6 @@ _OPENERS: dict[str, Any] = {
     "sem": sysv_ipc.Semaphore,
     "msg": sysv_ipc.MessageQueue,
 }
-
-Entry = dict[str, Any]
 
 
 def read_sysvipc(kind: str) -> list[Entry] | None:

@@ -12,14 +12,9 @@ use the mq_* syscalls and need no /dev/mqueue mount.
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import ctypes
-import ctypes.util
 import errno
 import mmap
 import os
-from collections.abc import Callable
 
 import posix_ipc
 
@@ -34,6 +29,11 @@ from .result import (
     failed,
 )
 
+TYPE_CHECKING = False  # see result.py: no typing import at run time
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable
+
 SHM_SIZE = 512  # the article's ByteSize
 DEFAULT_SHM_NAME = "/shMemEx"
 DEFAULT_SEM_NAME = "/mysemaphore"
@@ -47,6 +47,8 @@ def posix_name(text: str) -> str:
     """argparse type: a POSIX IPC name, normalised to a single leading slash."""
     name = "/" + text.lstrip("/")
     if name == "/" or "/" in name[1:] or len(name) > 255:
+        import argparse  # only for a name refused: the helpers' start never pays for it
+
         raise argparse.ArgumentTypeError(f"{text!r} is not a POSIX IPC name like /podshm-x")
     return name
 
@@ -65,8 +67,10 @@ def _absent(kind: str, name: str, timeout: float) -> CommandFailed:
 def _unlink_all(*unlinks: Callable[[], None]) -> None:
     """Unlink each object; one that is already gone is not an error (the goal is reached)."""
     for unlink in unlinks:
-        with contextlib.suppress(posix_ipc.ExistentialError):
+        try:  # noqa: SIM105 - contextlib would be one more import for every helper exec
             unlink()
+        except posix_ipc.ExistentialError:
+            pass
 
 
 def shm_send(args: argparse.Namespace, report: Report) -> None:
@@ -155,6 +159,9 @@ def mq_failing_call(name: str) -> tuple[str, int] | None:
     mq_getattr after mq_open failed); the kernel's own answer says why, e.g. ENOSYS where the
     mq_* system calls are not implemented (gVisor). A queue made here is removed again.
     """
+    import ctypes  # only on this rare path: ctypes.util alone imports subprocess
+    import ctypes.util
+
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
     libc.mq_open.restype = ctypes.c_int
     path = name.encode()

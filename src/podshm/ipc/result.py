@@ -4,15 +4,31 @@ Each command prints exactly one single-line JSON object on stdout and exits with
 codes below, so the suite can assert on both without scraping human text. Commands fill a
 ``report`` dict as they go and raise :class:`CommandFailed` on failure, so even a failed run
 reports what it saw (key, inode, ...) next to the error.
+
+Every helper exec starts a Python: this module (imported by all of them) pulls in nothing
+that ``re``/``enum`` would come with (``json``, ``typing``), which together cost more than the
+interpreter's own start. Names only type checkers need sit under ``TYPE_CHECKING``.
 """
 
 from __future__ import annotations
 
 import errno as errno_mod
-import json
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+
+try:  # the C string quoting json.dumps itself uses, without json's import of re
+    from _json import encode_basestring_ascii as _quote
+except ImportError:  # pragma: no cover - CPython always has _json
+    from json.encoder import py_encode_basestring_ascii as _quote
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (mypy knows the name)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
+    Report = dict[str, Any]
+else:
+    Report = dict
 
 EXIT_OK = 0  # the observation succeeded
 EXIT_IPC_FAILED = 1  # an IPC or file-system call failed (missing ftok file, EACCES, ENOSPC, ...)
@@ -22,9 +38,6 @@ EXIT_MISMATCH = 4  # something was read, but it is not what --expect said
 
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_POLL_S = 0.05
-
-Report = dict[str, Any]
-T = TypeVar("T")
 
 # sysv_ipc / posix_ipc raise their own classes without an errno; these are the errnos the
 # underlying calls set in the cases those classes stand for.
@@ -119,4 +132,49 @@ def render(command: str | None, ok: bool, elapsed_s: float, report: Report, erro
     doc["elapsed_s"] = round(elapsed_s, 3)
     if error is not None:
         doc["error"] = error
-    return json.dumps(doc, default=str)
+    return to_json(doc)
+
+
+def to_json(value: Any) -> str:
+    """``json.dumps(value, default=str)``, character for character (a unit test holds it to
+    that), for the values a report holds: None, bool, int, float, str, lists, tuples, dicts;
+    anything else as its ``str``."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return _quote(value)
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, float):
+        return _float(value)
+    if isinstance(value, dict):
+        items = (f"{_key(k)}: {to_json(v)}" for k, v in value.items())
+        return "{" + ", ".join(items) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(to_json(v) for v in value) + "]"
+    return _quote(str(value))
+
+
+def _float(value: float) -> str:
+    if value != value:
+        return "NaN"
+    if value in (float("inf"), float("-inf")):
+        return "Infinity" if value > 0 else "-Infinity"
+    return float.__repr__(value)
+
+
+def _key(key: Any) -> str:
+    """A dict key as json writes it: strings quoted, numbers, booleans and None as text."""
+    if isinstance(key, str):
+        return _quote(key)
+    if key is None or isinstance(key, bool):
+        return _quote(to_json(key))
+    if isinstance(key, float):
+        return _quote(_float(key))
+    if isinstance(key, int):
+        return _quote(int.__repr__(key))
+    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")

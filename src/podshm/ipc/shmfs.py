@@ -9,7 +9,6 @@ ENOSPC, and then no JSON is printed at all.
 
 from __future__ import annotations
 
-import argparse
 import errno
 import os
 
@@ -24,6 +23,10 @@ from .result import (
     UsageError,
     failed,
 )
+
+TYPE_CHECKING = False  # see result.py: no typing import at run time
+if TYPE_CHECKING:
+    import argparse
 
 FULL_ERRNOS = {"ENOSPC", "EDQUOT"}
 

@@ -7,14 +7,16 @@ until --timeout, so a receiver never leaves anything behind. Removal is the send
 
 from __future__ import annotations
 
-import argparse
-from typing import Any
-
 import sysv_ipc
 
 from .common import check_expect, decode_text, encode_text, linger_and_cleanup
 from .ftok import resolve_key
 from .result import EXIT_TIMEOUT, CommandFailed, Deadline, Report, failed
+
+TYPE_CHECKING = False  # see result.py: no typing import at run time
+if TYPE_CHECKING:
+    import argparse
+    from typing import Any
 
 SHM_SIZE = 1024  # the article's segment size
 MSG_MAX = 2048  # sysv_ipc's default receive buffer; longer messages would fail with E2BIG

@@ -3,7 +3,8 @@
 - :mod:`~podshm.kube.access`: kubeconfig/context, reachability probe, RBAC check
 - :mod:`~podshm.kube.api`: the dict-returning facade over the official client
 - :mod:`~podshm.kube.facts`: versions, nodes, runtimes, kernels, memory
-- :mod:`~podshm.kube.namespaces`: one namespace per test, labelled with the run
+- :mod:`~podshm.kube.namespaces`: the run's namespaces (one per Pod Security level)
+- :mod:`~podshm.kube.heartbeat`: the run's Lease, renewed while it lives
 - :mod:`~podshm.kube.sweep`: removing whole runs, this one's and dead ones'
 - :mod:`~podshm.kube.signals`: a second Ctrl-C held until clean-up finishes
 - :mod:`~podshm.kube.pods`: create, wait (fail fast), exec, inspect

@@ -43,16 +43,18 @@ class Access:
 
 
 # What a run does: its own namespaces, pods in them, exec into the pods, and the reads that
-# feed waiting, diagnostics and the report header.
+# feed waiting, diagnostics and the report header. Its heartbeat (a Lease in its namespace)
+# is not among them: without the right to write one a run still runs, and its namespaces are
+# recognised as dead by their expiry alone.
 CREDENTIALS_FIX = "refresh the credentials in your kubeconfig (or log in again)"
 
 REQUIRED_ACCESS: tuple[Access, ...] = (
     Access("create", "namespaces"),
     Access("delete", "namespaces"),
     Access("list", "namespaces"),
-    Access("patch", "namespaces"),  # keep_namespaces_on_failure labels a namespace
+    Access("patch", "namespaces"),  # kept pods, the expiry renewed while a run lives
     Access("create", "pods"),
-    Access("deletecollection", "pods"),  # a test's pods go before its namespace
+    Access("deletecollection", "pods"),  # a test's pods go by its label
     Access("get", "pods"),
     Access("create", "pods", "exec"),
     Access("get", "pods", "log"),

@@ -15,6 +15,8 @@ validates bodies itself (``fieldValidation=Strict`` refuses unknown fields).
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from kubernetes import client
@@ -26,6 +28,7 @@ from kubernetes.stream import ws_client
 REQUEST_TIMEOUT: tuple[float, float] = (5.0, 30.0)
 
 RUNTIME_CLASSES = "/apis/node.k8s.io/v1/runtimeclasses"
+LEASES = "/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
 
 Query = list[tuple[str, Any]]
 
@@ -78,6 +81,19 @@ class KubeApi:
         content_type: str = "application/json",
     ) -> bytes:
         """One request; the raw body of a 2xx answer, else :class:`ApiException`."""
+        return self._call(method, path, query, body, timeout, content_type)[0]
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        query: Query | None = None,
+        body: Any = None,
+        timeout: float | tuple[float, float] = REQUEST_TIMEOUT,
+        content_type: str = "application/json",
+    ) -> tuple[bytes, datetime | None]:
+        """One request: the raw body of a 2xx answer and the server's clock (its ``Date``
+        header, to the second), else :class:`ApiException`."""
         request = self._serialize(method, path, query, body, content_type)
         response = self.api_client.call_api(*request, _request_timeout=timeout)
         response.read()
@@ -87,7 +103,7 @@ class KubeApi:
                 body=(response.data or b"").decode("utf-8", "replace"),
                 data=None,
             )
-        return bytes(response.data or b"")
+        return bytes(response.data or b""), server_date(response.headers)
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         data = self.call(method, path, **kwargs)
@@ -150,23 +166,54 @@ class KubeApi:
             raise
         return True
 
-    def delete_pods(self, namespace: str) -> None:
-        """Ask for the deletion of every pod in a namespace (each with its own grace period)."""
-        self.call("DELETE", f"/api/v1/namespaces/{namespace}/pods")
+    def delete_pods(self, namespace: str, label_selector: str = "") -> None:
+        """Ask for the deletion of every pod in a namespace (or those ``label_selector``
+        picks), each with its own grace period: one request, however many pods."""
+        query = [("labelSelector", label_selector)] if label_selector else []
+        self.call("DELETE", f"/api/v1/namespaces/{namespace}/pods", query=query)
 
     def list_namespaces(self, label_selector: str) -> list[dict[str, Any]]:
         """Namespaces matching a label selector."""
         query = [("labelSelector", label_selector)]
         return list(self._json("GET", "/api/v1/namespaces", query=query).get("items") or [])
 
-    def label_namespace(self, name: str, labels: dict[str, str]) -> None:
-        """Merge labels into a namespace."""
+    def label_namespace(
+        self,
+        name: str,
+        labels: dict[str, str] | None = None,
+        annotations: dict[str, str | None] | None = None,
+    ) -> None:
+        """Merge labels and annotations into a namespace (an annotation set to None goes)."""
+        metadata: dict[str, Any] = {}
+        if labels:
+            metadata["labels"] = labels
+        if annotations:
+            metadata["annotations"] = annotations
         self.call(
             "PATCH",
             f"/api/v1/namespaces/{name}",
-            body={"metadata": {"labels": labels}},
+            body={"metadata": metadata},
             content_type="application/merge-patch+json",
         )
+
+    # -- leases ------------------------------------------------------------------------------
+    def create_lease(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Create a coordination.k8s.io Lease."""
+        return self._json("POST", LEASES.format(namespace=namespace), body=body)
+
+    def patch_lease(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
+        """Merge ``patch`` into a Lease (a heartbeat's renewal: one small request)."""
+        self.call(
+            "PATCH",
+            f"{LEASES.format(namespace=namespace)}/{name}",
+            body=patch,
+            content_type="application/merge-patch+json",
+        )
+
+    def read_lease(self, namespace: str, name: str) -> tuple[dict[str, Any], datetime | None]:
+        """A Lease, and the API server's clock when it answered."""
+        data, date = self._call("GET", f"{LEASES.format(namespace=namespace)}/{name}")
+        return (json.loads(data) if data else {}), date
 
     # -- runtime classes ---------------------------------------------------------------------
     def list_runtime_classes(self) -> list[dict[str, Any]]:
@@ -246,6 +293,17 @@ class KubeApi:
         return ws_client.websocket_call(
             self.api_client.configuration, "GET", url, headers=headers, _preload_content=False
         )
+
+
+def server_date(headers: Any) -> datetime | None:
+    """The ``Date`` header of an answer (RFC 7231), None when absent or malformed."""
+    text = headers.get("Date") if headers is not None else None
+    if not text:
+        return None
+    try:
+        return parsedate_to_datetime(str(text))
+    except (TypeError, ValueError):
+        return None
 
 
 def event_time(event: dict[str, Any]) -> str:

@@ -39,6 +39,7 @@ class PodOptions:
     runtime_class: str | None = None
     """``spec.runtimeClassName`` for pods whose manifest does not name one."""
     labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
     manifests: str | None = None
     """The user's own manifests directory, searched before podshm's."""
     expiry_s: float | None = None
@@ -98,6 +99,8 @@ def render_pod(
     if options.runtime_class:
         pod["spec"].setdefault("runtimeClassName", options.runtime_class)
     pod = manifests.add_labels(pod, {**options.labels, RUN_ID_LABEL: options.run_id})
+    if options.annotations:
+        pod["metadata"].setdefault("annotations", {}).update(options.annotations)
     if options.expiry_s:
         spec = pod.setdefault("spec", {})
         deadline = int(options.expiry_s)

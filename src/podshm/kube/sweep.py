@@ -2,16 +2,20 @@
 left behind (`podshm gc` and the start-of-run sweep).
 
 Only namespaces carrying podshm's run label are ever listed, and a run's sweep checks the
-label again before deleting, so a sweep can never touch anything a human created.
+label again before deleting, so a sweep can never touch anything a human created. A run is
+dead when its heartbeat (:mod:`podshm.kube.heartbeat`) stopped: a killed run's namespaces go
+within a minute; a live run's, whatever their age, never.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from podshm.kube.api import KubeApi
+from podshm.kube.heartbeat import HEARTBEAT_ANNOTATION, Beat, parse_time, read_beat
 from podshm.kube.namespaces import (
     EXPIRES_ANNOTATION,
     KEEP_LABEL,
@@ -56,6 +60,9 @@ class Leftover:
     expires: datetime | None
     kept: bool
     terminating: bool
+    heartbeat: str | None = None
+    """``<namespace>/<lease>`` of its run's heartbeat, when the run has one."""
+    created: datetime | None = None
 
     @classmethod
     def from_namespace(cls, ns: dict[str, Any]) -> Leftover:
@@ -70,21 +77,57 @@ class Leftover:
             expires=parse_rfc3339(notes.get(EXPIRES_ANNOTATION)),
             kept=labels.get(KEEP_LABEL) == "true",
             terminating=(ns.get("status") or {}).get("phase") == "Terminating",
+            heartbeat=notes.get(HEARTBEAT_ANNOTATION) or None,
+            created=parse_time(meta.get("creationTimestamp")),
         )
 
     def expired(self, now: datetime) -> bool:
         """Past its expiry; a namespace without one (an older podshm's) counts as expired."""
         return self.expires is None or self.expires <= now
 
-    def describe(self, now: datetime) -> str:
-        """``podshm-ab12cd-xy (run ab12cd, started 12 min ago, expired)``."""
+    def state(self, beats: Mapping[str, Beat | None], now: datetime) -> State:
+        """Kept, live or dead, and why: its run's heartbeat decides when it can be read; the
+        expiry when the run has none (it could not write one) or it cannot be read."""
+        if self.kept:
+            return State(KEPT, "kept for debugging")
+        beat = beats.get(self.heartbeat) if self.heartbeat else None
+        if beat is not None and beat.age_s is not None:
+            if beat.stale:
+                return State(DEAD, f"no heartbeat for {beat.age_s:.0f} s")
+            return State(LIVE, f"heartbeat {beat.age_s:.0f} s ago")
+        if beat is not None:  # the Lease is gone (or was never made: a run killed at once)
+            age = (now - self.created).total_seconds() if self.created else None
+            if age is not None and age < beat.limit_s:
+                return State(LIVE, f"created {age:.0f} s ago, no heartbeat yet")
+            return State(DEAD, "its heartbeat is gone")
+        if self.expired(now):
+            return State(DEAD, "expired")
+        left = int((self.expires - now).total_seconds() // 60) if self.expires else 0
+        return State(LIVE, f"no heartbeat to read; expires in {left} min")
+
+    def describe(self, now: datetime, state: State | None = None) -> str:
+        """``podshm-ab12cd-xy (run ab12cd, started 12 min ago, dead: no heartbeat for 47 s)``."""
         age = (
             f"started {int((now - self.started).total_seconds() // 60)} min ago"
             if (self.started)
             else "start unknown"
         )
-        state = "kept" if self.kept else ("expired" if self.expired(now) else "live")
+        state = state or self.state({}, now)
         return f"{self.name} (run {self.run_id}, {age}, {state})"
+
+
+KEPT, LIVE, DEAD = "kept", "live", "dead"
+
+
+@dataclass(frozen=True)
+class State:
+    """What a leftover is: ``kept``, ``live`` or ``dead``, and the evidence."""
+
+    kind: str
+    why: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.why}"
 
 
 def leftovers(api: KubeApi) -> list[Leftover]:
@@ -96,14 +139,23 @@ def leftovers(api: KubeApi) -> list[Leftover]:
     return sorted(found, key=lambda n: (n.started or datetime.min.replace(tzinfo=UTC), n.name))
 
 
+def read_beats(api: KubeApi, found: list[Leftover]) -> dict[str, Beat | None]:
+    """The heartbeat of every run among ``found`` that has one (one GET per run; kept and
+    terminating namespaces need none)."""
+    refs = {n.heartbeat for n in found if n.heartbeat and not n.kept and not n.terminating}
+    return {ref: read_beat(api, ref) for ref in sorted(refs)}
+
+
 def select_garbage(
     found: list[Leftover],
     now: datetime,
     older_than_s: float | None = None,
     everything: bool = False,
+    beats: Mapping[str, Beat | None] | None = None,
 ) -> list[Leftover]:
-    """What a sweep removes: expired ones (or those started more than ``older_than_s`` ago),
-    never kept ones unless ``everything``; namespaces already terminating are skipped."""
+    """What a sweep removes: dead runs' namespaces (:meth:`Leftover.state`; or those started
+    more than ``older_than_s`` ago, live or not), never kept ones unless ``everything``;
+    namespaces already terminating are skipped."""
     chosen = []
     for ns in found:
         if ns.terminating:
@@ -115,7 +167,7 @@ def select_garbage(
         elif older_than_s is not None:
             if ns.started is None or (now - ns.started).total_seconds() >= older_than_s:
                 chosen.append(ns)
-        elif ns.expired(now):
+        elif ns.state(beats or {}, now).kind == DEAD:
             chosen.append(ns)
     return chosen
 
@@ -130,10 +182,9 @@ def sweep_leftovers(api: KubeApi, chosen: list[Leftover]) -> SweepResult:
 
 
 def live_namespaces_of_run(api: KubeApi, run_id: str, now: datetime | None = None) -> list[str]:
-    """Unexpired namespaces carrying ``run_id``: a run id in use by a live run."""
+    """Live namespaces carrying ``run_id`` (heartbeat, else expiry): a run id in use."""
     now = now or datetime.now(UTC)
-    return [
-        ns.name
-        for ns in (Leftover.from_namespace(n) for n in api.list_namespaces(run_selector(run_id)))
-        if not ns.terminating and not ns.expired(now)
-    ]
+    found = [Leftover.from_namespace(n) for n in api.list_namespaces(run_selector(run_id))]
+    found = [n for n in found if not n.terminating]
+    beats = read_beats(api, found)
+    return [n.name for n in found if n.state(beats, now).kind == LIVE]

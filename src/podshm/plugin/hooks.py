@@ -28,6 +28,8 @@ from podshm.plugin.matrix import Matrix, apply_deviation, teststatus
 from podshm.plugin.params import NODE_FIXTURE, RUNTIME_FIXTURE, ids_for
 from podshm.plugin.prestart import advance, start_prestart
 from podshm.plugin.report import (
+    P_KEPT_NAMESPACE,
+    P_KEPT_PODS,
     P_NAMESPACE,
     REPORTS_KEY,
     attach_diagnostics,
@@ -222,6 +224,10 @@ class SessionHooks:
         props = dict(report.user_properties)
         if P_NAMESPACE in props:
             self.state.saw_namespaces = True
+        if P_KEPT_PODS in props:
+            where = str(props.get(P_KEPT_NAMESPACE, "")).split()
+            how = "; ".join(f"kubectl get pods -n {ns} -l {props[P_KEPT_PODS]}" for ns in where)
+            self.state.kept.append(f"{report.nodeid}: {how}")
         outcome = self.state.outcomes.pop(report.nodeid, report.outcome)
         self.matrix.add(report.nodeid, props, outcome)
         row = row_from_properties(props, outcome)
@@ -242,6 +248,17 @@ class SessionHooks:
             terminalreporter.write_sep("=", "podshm runtime matrix")
             for line in self.matrix.lines():
                 terminalreporter.write_line(line)
+        if self.state.kept:
+            terminalreporter.write_sep("=", "podshm: kept for debugging (podshm.io/keep=true)")
+            for line in self.state.kept:
+                terminalreporter.write_line(line)
+        manager = self.state.namespace_manager
+        if manager is not None and manager.heartbeat_problem:
+            terminalreporter.write_line(
+                f"podshm: this run had no heartbeat (creating its Lease failed: "
+                f"{manager.heartbeat_problem}): until its namespaces expire, other runs and "
+                "`podshm gc` cannot tell it was alive or dead"
+            )
         if self.state.sweep.failed:
             terminalreporter.write_sep("=", "podshm: left behind on the cluster", red=True)
             for line in self.state.sweep.failure_lines():

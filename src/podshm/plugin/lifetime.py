@@ -16,6 +16,7 @@ from podshm.kube.namespaces import SweepResult
 from podshm.kube.sweep import (
     leftovers,
     live_namespaces_of_run,
+    read_beats,
     select_garbage,
     sweep_leftovers,
     sweep_run,
@@ -47,7 +48,8 @@ def restore_sigterm(previous: Any) -> None:
 
 
 def start_of_run(state: RunState) -> list[str]:
-    """Refuse a run id in use by a live run; sweep the namespaces of expired runs.
+    """Refuse a run id in use by a live run; sweep the namespaces of dead runs (heartbeat
+    stopped; without one, expired).
 
     Returns the lines to show (what was removed, what could not be). Runs on the controller
     (or a lone process) only, once the cluster is known to answer.
@@ -62,11 +64,15 @@ def start_of_run(state: RunState) -> list[str]:
             )
     now = datetime.now(UTC)
     found = [n for n in leftovers(api) if n.run_id != state.run_id]
-    chosen = select_garbage(found, now)
+    beats = read_beats(api, found)
+    chosen = select_garbage(found, now, beats=beats)
     result = sweep_leftovers(api, chosen)
     state.sweep.failed += result.failed
     removed = [n for n in chosen if n.name in result.deleted]
-    lines = [f"podshm: removed the namespace of a dead run: {n.describe(now)}" for n in removed]
+    lines = [
+        f"podshm: removed the namespace of a dead run: {n.describe(now, n.state(beats, now))}"
+        for n in removed
+    ]
     return lines + [f"podshm: {line}" for line in result.failure_lines()]
 
 

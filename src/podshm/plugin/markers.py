@@ -31,7 +31,8 @@ MARKERS: dict[str, str] = {
     "DataLoader-style loader, PostgreSQL, SysV limits); deselected unless -m names it (e.g. -m "
     "workload); the PostgreSQL scenarios run the workload image (podshm image build --workload)",
     "podshm_pod": "(manifest, **params) a pod the test starts with podshm_pod(manifest, "
-    "**params), created ahead of the test in its own namespace (see the prestart option)",
+    "**params), created ahead of the test with the test's own name and label (see the prestart "
+    "option)",
 }
 OPT_IN = ("bench", "workload")
 """Markers whose tests run only when ``-m`` names them: long or needing a second image."""

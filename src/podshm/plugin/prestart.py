@@ -1,10 +1,10 @@
-"""Pods ahead of their tests: while one test runs, the next tests' namespaces and pods are
-created, so the kubelet starts them side by side and each test finds its pod running.
+"""Pods ahead of their tests: while one test runs, the next tests' pods are created, so the
+kubelet starts them side by side and each test finds its pod running.
 
 A test declares the pods it starts with ``@pytest.mark.podshm_pod(manifest, **params)`` (on
 the function or on a ``pytest.param``); ``podshm_pod(manifest, **params)`` in the test then
 takes the pod prepared for it instead of creating one. Isolation is unchanged: a prepared pod
-lives in its own test's namespace, made for that test alone; nothing is shared or reused.
+is made for its test alone (its name and label are that test's), nothing is shared or reused.
 How far ahead: ``--podshm-prestart N`` tests (0: every test creates its own pods as it runs).
 """
 
@@ -23,7 +23,7 @@ from podshm.kube.namespaces import Namespace
 from podshm.kube.pods import PodHandle
 from podshm.plugin.params import NODE_FIXTURE, RUNTIME_FIXTURE, item_param
 from podshm.plugin.state import RunState
-from podshm.plugin.testpods import PodNames, pod_options, render_test_pod
+from podshm.plugin.testpods import PodsOfTest, pod_options, pods_of_test, render_test_pod
 
 MARKER = "podshm_pod"
 
@@ -58,14 +58,14 @@ def declared_pods(item: pytest.Item) -> list[Declared]:
 
 @dataclass
 class Prepared:
-    """A test's namespace and the pods created in it before the test started.
+    """The pods created for a test, in the run's namespace, before the test started.
 
     A pod that could not be created holds the error instead, raised where the test asks for
     the pod, exactly as if the test had created it.
     """
 
     namespace: Namespace
-    names: PodNames
+    test: PodsOfTest
     pods: dict[Declared, list[PodHandle | Exception]] = field(default_factory=dict)
 
     def take(self, key: Declared) -> PodHandle | None:
@@ -87,21 +87,22 @@ PREPARED_KEY = pytest.StashKey[Prepared]()
 
 
 def prepare_test(state: RunState, cluster: Cluster, item: pytest.Item) -> Prepared:
-    """Create ``item``'s namespace and declared pods (without waiting for them)."""
+    """Create ``item``'s declared pods (without waiting for them) in the run's namespace."""
     settings = state.require_settings()
-    namespace = state.namespaces().create("restricted", test_id=item.nodeid)
-    prepared = Prepared(namespace, PodNames())
+    namespace = state.namespaces().shared("restricted")
+    prepared = Prepared(namespace, pods_of_test(state, item))
     options = pod_options(
         state,
         settings,
         item_param(item, NODE_FIXTURE),
         item_param(item, RUNTIME_FIXTURE),
+        prepared.test,
     )
     for key in declared_pods(item):
         pod: PodHandle | Exception
         try:
             body = render_test_pod(
-                cluster, namespace, prepared.names, options, key.manifest, key.kwargs()
+                cluster, namespace, prepared.test.names, options, key.manifest, key.kwargs()
             )
             pod = launch_pod(cluster.api, namespace.name, body, wait=False)
         except Exception as err:  # kept, and raised in the test that asks for this pod
@@ -111,7 +112,7 @@ def prepare_test(state: RunState, cluster: Cluster, item: pytest.Item) -> Prepar
 
 
 class Prestart:
-    """Keeps the namespaces and pods of the next ``window`` declaring tests created."""
+    """Keeps the pods of the next ``window`` declaring tests created."""
 
     def __init__(self, state: RunState, items: list[pytest.Item], window: int) -> None:
         self.state = state
@@ -137,7 +138,7 @@ class Prestart:
             self.submitted += 1
 
     def take(self, item: pytest.Item) -> Prepared | None:
-        """``item``'s prepared namespace and pods, once created (None if none were planned)."""
+        """``item``'s prepared pods, once created (None if none were planned)."""
         future = self.futures.pop(item.nodeid, None)
         if future is None:
             return None
@@ -168,7 +169,7 @@ def advance(item: pytest.Item) -> None:
 
 
 def take_prepared(item: pytest.Item) -> Prepared | None:
-    """The namespace and pods prepared for ``item`` (None when prestart is off)."""
+    """The pods prepared for ``item`` (None when prestart is off)."""
     prestart = item.config.stash.get(PRESTART_KEY, None)
     return prestart.take(item) if prestart is not None else None
 

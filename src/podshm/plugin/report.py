@@ -28,6 +28,8 @@ P_TMPFS = "shm_is_tmpfs"
 P_VERDICT = "shm_verdict"
 P_RULE = "expected_shm_rule"
 P_NAMESPACE = "namespace"
+P_KEPT_NAMESPACE = "kept_namespace"
+P_KEPT_PODS = "kept_pods"
 P_RUNTIME_CLASS = "runtime_class"
 P_DEVIATION = "deviation"
 

@@ -84,6 +84,8 @@ class RunState:
     """Node name -> its cgroup version, read once per node from the first running pod there."""
     """``test id: reason`` of every scenario this cluster could not host (the summary)."""
     saw_namespaces: bool = False
+    kept: list[str] = field(default_factory=list)
+    """``test id: where its pods are`` of every failed test whose pods were kept."""
 
     @property
     def is_worker(self) -> bool:

@@ -53,6 +53,7 @@ NOISE_NAMES = frozenset(
     {
         "namespace",  # per-run namespace names
         "kept_namespace",
+        "kept_pods",  # the label selector of a kept test's pods (its label is per run)
         "run_id",
         "pod_diagnostics",  # events and logs of a failed test, with timestamps
         "node",  # where the test ran: the header compares the clusters

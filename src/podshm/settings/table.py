@@ -181,7 +181,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "namespace_prefix",
         "PODSHM_NAMESPACE_PREFIX",
-        "prefix of the per-test namespaces <prefix>-<runid>-<short>",
+        "prefix of the run's namespaces <prefix>-<runid>-<short>",
         default="podshm",
         metavar="PREFIX",
         cli=False,
@@ -189,7 +189,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "keep_namespaces_on_failure",
         "PODSHM_KEEP_NAMESPACES",
-        "keep the namespace of a failed test for debugging, labelled podshm.io/keep=true",
+        "keep a failed test's pods for debugging (label podshm.io/test=<its label>) and the "
+        "namespace holding them, labelled podshm.io/keep=true",
         switch=True,
         cli=False,
     ),

@@ -120,13 +120,13 @@ OVERHEAD = "64Mi"
 
 
 @pytest.fixture
-def overhead_runtime_class(podshm_cluster, podshm_namespace, podshm_runtime_class):
+def overhead_runtime_class(podshm_cluster, podshm_namespace, podshm_pod, podshm_runtime_class):
     """A RuntimeClass with a 64Mi pod overhead and the handler of the runtime class under test
-    (default "runc"), deleted after; named after the test's namespace, so concurrent runs
-    never share one."""
+    (default "runc"), deleted after; named after the run's namespace and the test's label, so
+    neither concurrent runs nor two tests of one run share one."""
     handlers = {rc.name: rc.handler for rc in podshm_cluster.facts.runtime_classes}
     handler = handlers.get(podshm_runtime_class, "runc")
-    name = f"{podshm_namespace.name}-overhead"
+    name = f"{podshm_namespace.name}-{podshm_pod.test_label}-overhead"
     podshm_cluster.api.create_runtime_class(
         {
             "apiVersion": "node.k8s.io/v1",

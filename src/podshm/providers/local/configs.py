@@ -21,6 +21,7 @@ POD_SUBNET = "10.244.0.0/24"
 SERVICE_CIDR = "10.96.0.0/16"
 BRIDGE = "podshm0"
 CNI_CONFLIST = "10-podshm.conflist"
+AUDIT_LOG_MAX_MB = 50
 
 
 def kubeconfig_document(
@@ -118,6 +119,21 @@ def containerd_toml(
     path = layout.config / "containerd.toml"
     path.write_text(text)
     return path
+
+
+def audit_policy(layout: Layout) -> Path:
+    """Audit every request at level Metadata (who, verb, object; no bodies), one event when
+    it completes (``RequestReceived`` would double every line): the cheapest policy that still
+    counts each request a run causes, its own and the controllers' and kubelet's for it."""
+    doc = {
+        "apiVersion": "audit.k8s.io/v1",
+        "kind": "Policy",
+        "omitStages": ["RequestReceived"],
+        "rules": [{"level": "Metadata"}],
+    }
+    layout.audit_policy.parent.mkdir(parents=True, exist_ok=True)
+    layout.audit_policy.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return layout.audit_policy
 
 
 def cni_document(subnet: str, data_dir: Path) -> dict[str, Any]:

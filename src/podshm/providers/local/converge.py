@@ -1,16 +1,19 @@
 """A running local cluster brought to what ``up`` asks for, in place, where that is possible:
-runtimes it lacks are added (``make suite`` starts runc alone, ``make test`` wants three). A
-different Kubernetes version is not something ``up`` changes (``podshm gate`` upgrades)."""
+runtimes it lacks are added (``make suite`` starts runc alone, ``make test`` wants three), a
+control plane started with other flags (an older podshm's: no audit log) is restarted with
+this podshm's, daemons outside the accounting cgroup are moved in. A different Kubernetes
+version is not something ``up`` changes (``podshm gate`` upgrades)."""
 
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import TextIO
 
 from podshm.build.pins import Pins
 from podshm.errors import PodshmError
 from podshm.image import build as image_build
-from podshm.providers.local import daemons, probes, startup
+from podshm.providers.local import accounting, daemons, plan, probes, startup, teardown
 from podshm.providers.local import runtimes as runtimes_pkg
 from podshm.providers.local.layout import Layout
 from podshm.providers.local.plan import SERVER
@@ -76,3 +79,41 @@ def add_runtimes(
     write_record(layout, converged)
     _say(log, f"added runtimes {names}; the cluster now has {', '.join(converged.runtimes)}")
     return converged
+
+
+def running_argv(layout: Layout, name: str) -> list[str] | None:
+    """The command line daemon ``name`` runs with (None when it is not running)."""
+    pid = daemons.running(layout, name)
+    if pid is None:
+        return None
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return [part.decode() for part in raw.split(b"\0") if part]
+
+
+def control_plane_flags(layout: Layout, record: ClusterRecord, log: TextIO) -> bool:
+    """Restart the control plane when a daemon of it runs with other flags than this podshm
+    gives it (same binaries); True if it did. The node and its pods are not touched."""
+    binaries = record.binary_paths()
+    changed = [
+        name
+        for name in startup.CONTROL_PLANE
+        if running_argv(layout, name) != plan.control_plane_argv(name, binaries[name], layout)
+    ]
+    if not changed:
+        return False
+    _say(log, f"{', '.join(changed)} runs with other flags than this podshm's: restarting")
+    startup.restart_control_plane(layout, binaries, log)
+    return True
+
+
+def account_daemons(layout: Layout) -> int:
+    """Move the running daemons and shims of a cluster started before CPU accounting into the
+    accounting cgroup (:mod:`podshm.providers.local.accounting`); how many moved."""
+    pids = [daemons.running(layout, name) for name in plan.STOP_ORDER]
+    pids += sorted(teardown.shim_pids(layout))
+    return sum(
+        1 for pid in pids if pid is not None and not accounting.member(pid) and accounting.join(pid)
+    )

@@ -69,6 +69,16 @@ class Layout:
         return self.root / "pids"
 
     @property
+    def audit_policy(self) -> Path:
+        """What the API server audits (:func:`podshm.providers.local.configs.audit_policy`)."""
+        return self.config / "audit-policy.yaml"
+
+    @property
+    def audit_log(self) -> Path:
+        """One JSON line per API request (``bench/suite.py`` counts a run's)."""
+        return self.logs / "kube-apiserver-audit.log"
+
+    @property
     def admin_kubeconfig(self) -> Path:
         """Stable path printed by `podshm cluster kubeconfig`."""
         return self.root / admin_kubeconfig().name

@@ -89,6 +89,8 @@ def up(
     if existing and healthy(layout):
         converge.refuse_other_version(existing, pins)
         _say(log, f"cluster already up and healthy (Kubernetes {existing.kubernetes}); reusing it")
+        converge.account_daemons(layout)
+        converge.control_plane_flags(layout, existing, log)
         if runtimes is not None:
             existing = converge.add_runtimes(layout, existing, chosen, cni_bin, log)
         node_images.import_images(layout, existing.binary_paths(), existing.node, images or {}, log)

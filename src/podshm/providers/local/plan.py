@@ -78,6 +78,13 @@ def apiserver_argv(binary: Path, layout: Layout) -> list[str]:
         f"--kubelet-certificate-authority={p / 'ca.crt'}",
         # The node's host name resolves to loopback here; the kubelet listens there only.
         "--kubelet-preferred-address-types=Hostname,InternalIP",
+        # Every request, one line at its end, without bodies: what a run costs the API server
+        # is counted from it (bench/suite.py). Two files of 50 MB at most, removed by `down`.
+        f"--audit-policy-file={layout.audit_policy}",
+        f"--audit-log-path={layout.audit_log}",
+        "--audit-log-format=json",
+        f"--audit-log-maxsize={configs.AUDIT_LOG_MAX_MB}",
+        "--audit-log-maxbackup=1",
         "--v=1",
     ]
 

@@ -11,7 +11,7 @@ from typing import TextIO
 
 from podshm.build.pins import Pins
 from podshm.errors import PodshmError
-from podshm.providers.local import configs, daemons, pki, plan, probes, teardown
+from podshm.providers.local import accounting, configs, daemons, pki, plan, probes, teardown
 from podshm.providers.local.layout import Layout
 from podshm.providers.local.plan import ETCD_PORT, SERVER
 from podshm.providers.local.runtimes.base import Runtime
@@ -19,7 +19,7 @@ from podshm.providers.local.runtimes.base import Runtime
 
 def start_etcd(layout: Layout, binary: Path) -> None:
     """Start etcd on its data directory (kept across upgrades) and wait for /health."""
-    daemons.start(layout, "etcd", plan.etcd_argv(binary, layout))
+    accounting.join(daemons.start(layout, "etcd", plan.etcd_argv(binary, layout)))
     etcd_url = f"https://127.0.0.1:{ETCD_PORT}/health"
     daemons.wait_for(
         layout,
@@ -42,7 +42,7 @@ def start_kubelet(layout: Layout, binaries: dict[str, Path], pins: Pins) -> None
         cgroup_root=f"/{teardown.CGROUP_PARENT}",
     )
     path_env = f"{binaries['containerd'].parent}:{os.environ.get('PATH', '/usr/bin:/bin')}"
-    daemons.start(
+    pid = daemons.start(
         layout,
         "kubelet",
         plan.kubelet_argv(
@@ -50,6 +50,7 @@ def start_kubelet(layout: Layout, binaries: dict[str, Path], pins: Pins) -> None
         ),
         env={"PATH": path_env},
     )
+    accounting.join(pid)
 
 
 def ctr(layout: Layout, binaries: dict[str, Path], *args: str, timeout: float = 300) -> str:
@@ -92,12 +93,13 @@ def start_containerd(
     # containerd finds shims (containerd-shim-<type>) on PATH: ours first.
     shim_dirs = dict.fromkeys(str(path.parent) for path in binaries.values())
     path_env = ":".join([*shim_dirs, os.environ.get("PATH", "/usr/bin:/bin")])
-    daemons.start(
+    pid = daemons.start(
         layout,
         "containerd",
         [str(binaries["containerd"]), "--config", str(toml)],
         env={"PATH": path_env},
     )
+    accounting.join(pid)  # its shims, and the runtimes and CNI plugins they run, follow
     daemons.wait_for(
         layout,
         "containerd",
@@ -119,7 +121,10 @@ def start_control_plane(
     """Start control-plane daemons in order; the API server must be ready before the next."""
     api = probes.AdminApi(layout)
     for name in names:
-        daemons.start(layout, name, plan.control_plane_argv(name, binaries[name], layout))
+        if name == "kube-apiserver":
+            configs.audit_policy(layout)
+        argv = plan.control_plane_argv(name, binaries[name], layout)
+        accounting.join(daemons.start(layout, name, argv))
         if name == "kube-apiserver":
             daemons.wait_for(
                 layout,

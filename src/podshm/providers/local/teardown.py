@@ -55,7 +55,7 @@ def _pids_in(tree: Path) -> set[int]:
     return pids
 
 
-def _shim_pids(layout: Layout) -> set[int]:
+def shim_pids(layout: Layout) -> set[int]:
     """containerd shims started for our socket, and sandboxes of runtimes keeping state under
     ours (gVisor's runsc sandbox and gofer): they outlive containerd itself."""
     needle = str(layout.containerd_socket).encode()
@@ -77,7 +77,7 @@ def _shim_pids(layout: Layout) -> set[int]:
 
 def kill_workloads(layout: Layout) -> int:
     """SIGKILL every container process in our cgroups and our shims; return how many."""
-    pids = _shim_pids(layout)
+    pids = shim_pids(layout)
     for tree in cgroup_dirs():
         if tree.is_dir():
             pids |= _pids_in(tree)
@@ -175,7 +175,7 @@ def teardown(layout: Layout, *, remove_state: bool = True) -> Removed:
 def leftovers(layout: Layout) -> list[str]:
     """Everything of the cluster still on the machine (empty after a clean `down`)."""
     found = [f"process {name}" for name in STOP_ORDER if daemons.running(layout, name)]
-    found += [f"shim pid {pid}" for pid in sorted(_shim_pids(layout))]
+    found += [f"shim pid {pid}" for pid in sorted(shim_pids(layout))]
     found += [f"mount {point}" for point in mounts_under(layout.root)]
     if Path(f"/sys/class/net/{BRIDGE}").exists():
         found.append(f"network interface {BRIDGE}")
