@@ -135,6 +135,43 @@ def test_a_runs_tests_share_a_labelled_namespace_per_level_deleted_after(
     real_cluster_env.assert_cleaned_up(run_id, wait=True)
 
 
+GONE_TESTS = """
+import pytest
+
+from podshm.kube.pods import PodRejected
+
+
+def test_its_namespace_is_deleted_under_it(podshm_cluster, podshm_namespace, podshm_pod):
+    podshm_cluster.api.delete_namespace(podshm_namespace.name)
+    with pytest.raises(PodRejected) as refused:
+        podshm_pod.submit("devshm-default.yaml")
+    assert podshm_namespace.name in refused.value.message
+
+
+def test_the_next_test_gets_a_new_one(podshm_namespace, podshm_pod):
+    pod = podshm_pod("devshm-default.yaml")
+    assert pod.namespace == podshm_namespace.name
+"""
+
+
+def test_a_namespace_deleted_under_the_run_is_replaced_for_its_next_test(
+    pytester: pytest.Pytester, real_cluster_env
+):
+    """A run's namespace deleted mid-run (`podshm gc --older-than`, a user's kubectl) fails
+    the test it was deleted under, not every later test of the run: the next one gets a new
+    namespace of the level. Without prestart: a prestarted pod went with the namespace."""
+    run_id = real_cluster_env.new_run_id()
+    pytester.makepyfile(test_gone=GONE_TESTS)
+    junit = pytester.path / "junit.xml"
+    result = run_inner(pytester, "--podshm-prestart", "0", f"--junitxml={junit}")
+    result.assert_outcomes(passed=2)
+    cases = junit_cases(junit)
+    gone = properties(cases["test_its_namespace_is_deleted_under_it"])["namespace"]
+    new = properties(cases["test_the_next_test_gets_a_new_one"])["namespace"]
+    assert gone != new, (gone, new)
+    real_cluster_env.assert_cleaned_up(run_id, wait=True)
+
+
 KEEP_TESTS = """
 def test_fails(podshm_pod):
     podshm_pod("devshm-default.yaml")

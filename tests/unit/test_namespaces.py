@@ -122,6 +122,49 @@ def test_one_shared_namespace_per_level_the_first_with_the_heartbeat():
     assert manager.heartbeat._stop.is_set()
 
 
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (404, 'namespaces "{name}" not found'),
+        (
+            403,
+            'pods "p" is forbidden: unable to create new content in namespace {name} because it'
+            " is being terminated",
+        ),
+    ],
+)
+def test_a_namespace_deleted_under_the_run_is_replaced_for_the_next_test(status, message):
+    api = FakeApi()
+    manager = manager_of(api)
+    try:
+        gone = manager.shared("baseline")
+        assert manager.forget_if_gone(gone.name, status, message.format(name=gone.name))
+        again = manager.shared("baseline")
+        assert again.name != gone.name
+        assert gone.name not in manager.live
+    finally:
+        manager.delete_all()
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (403, 'violates PodSecurity "restricted:latest": hostIPC=true'),
+        (404, 'namespaces "another" not found'),
+        (422, "spec.containers[0].image: Required value"),
+    ],
+)
+def test_other_refusals_keep_the_namespace(status, message):
+    api = FakeApi()
+    manager = manager_of(api)
+    try:
+        home = manager.shared()
+        assert not manager.forget_if_gone(home.name, status, message)
+        assert manager.shared() is home
+    finally:
+        manager.delete_all()
+
+
 def test_a_lease_that_cannot_be_created_leaves_the_expiry_to_decide():
     api = FakeApi()
     api.lease_error = ApiException(status=403, reason="Forbidden")

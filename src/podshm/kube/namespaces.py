@@ -209,6 +209,24 @@ class NamespaceManager:
             self.by_level[pod_security] = ns
             return ns
 
+    def forget_if_gone(self, name: str, status: int, message: str) -> bool:
+        """After the API server refused a pod in ``name`` (``status``, ``message``): if the
+        namespace is gone or going (deleted under the run: `podshm gc --older-than`, a user's
+        kubectl), stop handing it out, so the run's next test gets a new one of its level
+        instead of every later test failing the same way. True if so."""
+        gone = (status == 404 and "not found" in message) or (
+            status == 403 and "being terminated" in message
+        )
+        if not gone or name not in message:
+            return False
+        with self._lock:
+            for level, ns in list(self.by_level.items()):
+                if ns.name == name:
+                    del self.by_level[level]
+            self.live.pop(name, None)
+            self._expires.pop(name, None)
+        return True
+
     def _create_home(self, pod_security: str) -> Namespace:
         """The run's first namespace, its Lease, and the heartbeat thread. The namespace names
         the Lease from the start (a run killed in between is recognised as dead all the same);
