@@ -248,13 +248,15 @@ class SuiteRun:
     slowest: tuple[float, str]
 
 
-def run_suite(env: dict[str, str], kubectl: list[str], layout: Layout, args: list[str]) -> SuiteRun:
+def run_suite(
+    python: str, env: dict[str, str], kubectl: list[str], layout: Layout, args: list[str]
+) -> SuiteRun:
     """One measured suite run, from a quiet cluster until its namespaces are gone."""
     settle(kubectl)
     run_id = new_run_id()
     with tempfile.TemporaryDirectory() as tmp:
         junit = f"{tmp}/junit.xml"
-        cmd = [sys.executable, "-m", "pytest", "--pyargs", "podshm.suite", "-q",
+        cmd = [python, "-m", "pytest", "--pyargs", "podshm.suite", "-q",
                "-p", "no:cacheprovider", f"--junitxml={junit}", *args]  # fmt: skip
         since = datetime.now(UTC)
         cpu0, client0, busy0, daemons0 = cluster_cpu(), children_cpu(), machine_busy(), daemon_cpu()
@@ -298,9 +300,9 @@ def idle_rate(seconds: float = 15.0) -> float:
 
 
 # -- seed checks: podshm vs kubectl ------------------------------------------------------------
-def podshm_seeds(env: dict[str, str], kubectl: list[str]) -> float:
+def podshm_seeds(python: str, env: dict[str, str], kubectl: list[str]) -> float:
     settle(kubectl)
-    cmd = [sys.executable, "-m", "pytest", "--pyargs", "podshm.suite", "-q",
+    cmd = [python, "-m", "pytest", "--pyargs", "podshm.suite", "-q",
            "-p", "no:cacheprovider", "-k", " or ".join(SEED_TESTS)]  # fmt: skip
     started = time.monotonic()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -420,6 +422,12 @@ def main() -> int:
     parser.add_argument("--pairs", type=int, default=5, help="paired seed-check runs")
     parser.add_argument("--execs", type=int, default=20, help="execs of each helper command")
     parser.add_argument(
+        "--python", default=sys.executable,
+        help="the Python whose podshm the suite and seed checks run (default this one); "
+        "another checkout's .venv/bin/python measures that code on the same cluster, "
+        "for a before/after",
+    )  # fmt: skip
+    parser.add_argument(
         "--skip", action="append", default=[], choices=("suite", "seeds", "execs"),
         help="leave a part out (repeatable)",
     )  # fmt: skip
@@ -446,17 +454,17 @@ def main() -> int:
             idle = idle_rate()
             print(f"idle cluster: {idle:.2f} CPU-s per s", flush=True)
             for i in range(args.suite_runs):
-                report_suite(run_suite(env, kubectl, layout, SUITE), idle, i + 1)
+                report_suite(run_suite(args.python, env, kubectl, layout, SUITE), idle, i + 1)
                 sys.stdout.flush()
         if "seeds" not in args.skip:
             podshm_times, kubectl_times, ratios = [], [], []
             for i in range(args.pairs):  # alternating which goes first, so drift hits both
                 if i % 2 == 0:
-                    p = podshm_seeds(env, kubectl)
+                    p = podshm_seeds(args.python, env, kubectl)
                     k = kubectl_flow(kubectl, image)
                 else:
                     k = kubectl_flow(kubectl, image)
-                    p = podshm_seeds(env, kubectl)
+                    p = podshm_seeds(args.python, env, kubectl)
                 podshm_times.append(p)
                 kubectl_times.append(k)
                 ratios.append(p / k)
