@@ -1,6 +1,7 @@
 """A running local cluster brought to what ``up`` asks for, in place, where that is possible:
-runtimes it lacks are added (``make suite`` starts runc alone, ``make test`` wants three). A
-different Kubernetes version is not something ``up`` changes (``podshm gate`` upgrades)."""
+runtimes it lacks are added (``make suite`` starts runc alone, ``make test`` wants three), a
+changed ``--allowed-unsafe-sysctls`` restarts the kubelet with it. A different Kubernetes
+version is not something ``up`` changes (``podshm gate`` upgrades)."""
 
 from __future__ import annotations
 
@@ -75,4 +76,26 @@ def add_runtimes(
     )
     write_record(layout, converged)
     _say(log, f"added runtimes {names}; the cluster now has {', '.join(converged.runtimes)}")
+    return converged
+
+
+def set_unsafe_sysctls(
+    layout: Layout, record: ClusterRecord, asked: tuple[str, ...], log: TextIO
+) -> ClusterRecord:
+    """Restart the host node's kubelet allowing ``asked`` (its ``allowedUnsafeSysctls``) when
+    it runs with other patterns; running pods keep running (their containers are not the
+    kubelet's children), as in an in-place upgrade. The VM node follows in :mod:`.vmnodes`."""
+    if list(asked) == record.unsafe_sysctls:
+        return record
+    shown = ",".join(asked) or "none"
+    was = ",".join(record.unsafe_sysctls) or "none"
+    _say(log, f"restarting the kubelet with allowedUnsafeSysctls {shown} (was {was})")
+    daemons.stop(layout, "kubelet")
+    startup.start_kubelet(layout, record.binary_paths(), record.pins, asked)
+    api = probes.AdminApi(layout)
+    daemons.wait_for(
+        layout, "kubelet", lambda: api.node_ready(record.node), timeout=120, what="node Ready"
+    )
+    converged = dataclasses.replace(record, unsafe_sysctls=list(asked))
+    write_record(layout, converged)
     return converged

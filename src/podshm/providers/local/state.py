@@ -34,6 +34,10 @@ class ClusterRecord:
     """The Debian kernel package the VM nodes boot (``--vm-kernel``)."""
     vm_images: dict[str, str] = field(default_factory=dict)
     """The images the VM nodes hold: reference -> OCI archive."""
+    unsafe_sysctls: list[str] = field(default_factory=list)
+    """The kubelet's ``allowedUnsafeSysctls`` patterns (``--allowed-unsafe-sysctls``)."""
+    vm_unsafe_sysctls: list[str] = field(default_factory=list)
+    """The same, as the running VM node's kubelet was started with."""
 
     @property
     def pins(self) -> Pins:
