@@ -259,6 +259,16 @@ COMMANDS: dict[str, tuple[str, str, Callable[[], list[Flag]]]] = {
             _flag("--type", type=int, default=0, help="0 = any"),
         ],
     ),
+    "sysv-sem-set": (
+        "sysvlimits.sem_set",
+        "semget(IPC_PRIVATE) a set of --nsems semaphores, remove it: SEMMSL of kernel.sem",
+        lambda: [_flag("--nsems", type=_positive, required=True)],
+    ),
+    "sysv-msg-size": (
+        "sysvlimits.msg_size",
+        "msgsnd one message of --bytes to a private queue, remove it: kernel.msgmax",
+        lambda: [_flag("--bytes", type=_positive, required=True)],
+    ),
     "posix-shm-send": (
         "posix.shm_send",
         "shm_open+ftruncate+mmap+sem_post: the article's memwriter",
