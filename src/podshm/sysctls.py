@@ -17,6 +17,7 @@ Pure: the kubelet's configuration arrives as the ``configz`` document, read else
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 FORBIDDEN_REASON = "SysctlForbidden"
@@ -42,6 +43,11 @@ UNSAFE_IPC = (
 """The unsafe sysctls of the IPC namespace (component-helpers' namespace table: ``kernel.sem``,
 ``kernel.msg*``, ``kernel.shm*`` but ``kernel.shm_rmid_forced``, ``fs.mqueue.*``)."""
 
+
+SYSV_LIMITS = ("kernel.msgmax", "kernel.msgmnb", "kernel.sem")
+"""What the Oracle-case scenario raises (``sysctl-sysv-limits.yaml``): a node must allow these."""
+CONFIGZ_RIGHT = "get on the nodes/proxy subresource"
+"""The right that reads a kubelet's configuration through the API server."""
 
 ALLOWLISTS = {"ipc": IPC_GROUP, "none": ()}
 """The choices of ``podshm cluster up --allowed-unsafe-sysctls``: the patterns each stands for."""
@@ -93,6 +99,31 @@ def from_configz(document: Mapping[str, Any]) -> tuple[str, ...]:
     if not isinstance(patterns, list):
         raise ValueError(f"allowedUnsafeSysctls is {patterns!r}, not a list")
     return tuple(str(p) for p in patterns)
+
+
+@dataclass(frozen=True)
+class KubeletAllowlist:
+    """A node's ``allowedUnsafeSysctls`` as read from its kubelet, or why it could not be."""
+
+    patterns: tuple[str, ...] = ()
+    forbidden: str = ""
+    """The API server's refusal (HTTP 401/403) of the read: the run's user lacks the right."""
+    error: str = ""
+    """Any other failure to read it (the kubelet does not answer): the scenario fails."""
+
+    @property
+    def known(self) -> bool:
+        return not self.forbidden and not self.error
+
+    def allows(self, names: Iterable[str]) -> bool:
+        """Whether this kubelet admits every one of ``names``."""
+        return self.known and not refused(names, self.patterns)
+
+    def describe(self) -> str:
+        """``allowedUnsafeSysctls [kernel.msg*, kernel.sem]``, or why it is unknown."""
+        if not self.known:
+            return self.forbidden or self.error
+        return f"allowedUnsafeSysctls [{', '.join(self.patterns)}]"
 
 
 def parse_values(text: str) -> tuple[int, ...]:

@@ -178,3 +178,29 @@ def test_a_vm_node_with_other_patterns_is_booted_again(monkeypatch, tmp_path) ->
         "its kubelet allows the unsafe sysctls none, the cluster's "
         "kernel.msg*,kernel.sem,kernel.shm*"
     )
+
+
+class _Api:
+    def __init__(self, answer: object) -> None:
+        self.answer = answer
+
+    def node_configz(self, name: str) -> dict:
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer  # type: ignore[return-value]
+
+
+def test_the_kubelet_allowlist_is_read_from_configz_and_a_refusal_kept_apart() -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    from podshm.kube.facts import read_kubelet_allowlist
+
+    body = {"kubeletconfig": {"allowedUnsafeSysctls": ["kernel.msg*"]}}
+    read = read_kubelet_allowlist(_Api(body), "n1")  # type: ignore[arg-type]
+    assert read.known and read.patterns == ("kernel.msg*",)
+    assert read.allows(["kernel.msgmax"]) and not read.allows(["kernel.sem"])
+    forbidden = read_kubelet_allowlist(_Api(ApiException(status=403, reason="Forbidden")), "n1")  # type: ignore[arg-type]
+    assert not forbidden.known and "no get on the nodes/proxy subresource" in forbidden.forbidden
+    assert "GET /api/v1/nodes/n1/proxy/configz: HTTP 403" in forbidden.forbidden
+    failing = read_kubelet_allowlist(_Api(ApiException(status=502, reason="Bad Gateway")), "n1")  # type: ignore[arg-type]
+    assert failing.error and not failing.forbidden
