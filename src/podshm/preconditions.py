@@ -106,13 +106,14 @@ def _handler_lacks(feature: str) -> Callable[[FactsView, Where], str | None]:
     return has
 
 
-def _configz_forbidden(facts: FactsView, where: Where) -> str | None:
-    refused = [
-        f"{n.name}: {n.kubelet_allowlist.forbidden}"
+def _configz_unreadable(facts: FactsView, where: Where) -> str | None:
+    unread = [
+        f"{n.name}: {n.kubelet_allowlist.forbidden or n.kubelet_allowlist.unreachable}"
         for n in where.nodes(facts)
-        if n.kubelet_allowlist is not None and n.kubelet_allowlist.forbidden
+        if n.kubelet_allowlist is not None
+        and (n.kubelet_allowlist.forbidden or n.kubelet_allowlist.unreachable)
     ]
-    return "; ".join(refused) or None
+    return "; ".join(unread) or None
 
 
 def _no_node_allowing(names: tuple[str, ...]) -> Callable[[FactsView, Where], str | None]:
@@ -162,10 +163,12 @@ NEEDS: dict[str, Need] = {
         Need(
             "kubelet_configz",
             "the kubelet's configuration (GET /api/v1/nodes/<node>/proxy/configz)",
-            _configz_forbidden,
+            _configz_unreadable,
             f"grant the run's user {sysctls.CONFIGZ_RIGHT} (a ClusterRole rule: apiGroups "
             '[""], resources ["nodes/proxy"], verbs ["get"], bound with a ClusterRoleBinding; '
-            "see manifests/rbac/podshm-runner.yaml) to include it",
+            "see manifests/rbac/podshm-runner.yaml); a kubelet on a loopback address (podshm's "
+            f"local cluster) is named by the node annotation {sysctls.ANNOTATION} that `podshm "
+            "cluster up` writes: run it to include it",
         ),
         Need(
             "allows_ipc_sysctls",

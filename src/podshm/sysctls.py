@@ -46,8 +46,22 @@ UNSAFE_IPC = (
 
 SYSV_LIMITS = ("kernel.msgmax", "kernel.msgmnb", "kernel.sem")
 """What the Oracle-case scenario raises (``sysctl-sysv-limits.yaml``): a node must allow these."""
+NEW_NAMESPACE_DEFAULTS = {
+    "kernel.msgmax": (8192,),
+    "kernel.msgmnb": (16384,),
+    "kernel.sem": (32000, 1024000000, 500, 32000),
+}
+"""What a new IPC namespace (every pod's) starts with, whatever the host set: the kernel's
+MSGMAX, MSGMNB (include/uapi/linux/msg.h, set by ipc/msg.c ``msg_init_ns``) and SEMMSL SEMMNS
+SEMOPM SEMMNI (include/uapi/linux/sem.h since Linux 3.19, ipc/sem.c ``sem_init_ns``)."""
 CONFIGZ_RIGHT = "get on the nodes/proxy subresource"
 """The right that reads a kubelet's configuration through the API server."""
+ANNOTATION = "podshm.io/allowed-unsafe-sysctls"
+"""Where podshm's local cluster names each node's ``allowedUnsafeSysctls`` (comma-separated,
+empty for none), rewritten by every ``podshm cluster up``: its host node's kubelet listens on
+loopback, and the API server proxies ``nodes/<node>/proxy`` only to a global unicast address
+("address not allowed", pkg/registry/core/node/strategy.go ``isProxyableHostname``), so
+``/configz`` cannot be read there."""
 
 ALLOWLISTS = {"ipc": IPC_GROUP, "none": ()}
 """The choices of ``podshm cluster up --allowed-unsafe-sysctls``: the patterns each stands for."""
@@ -106,14 +120,19 @@ class KubeletAllowlist:
     """A node's ``allowedUnsafeSysctls`` as read from its kubelet, or why it could not be."""
 
     patterns: tuple[str, ...] = ()
+    source: str = "configz"
+    """Where ``patterns`` come from: the kubelet's ``configz``, or the node's :data:`ANNOTATION`
+    when the API server cannot proxy to the kubelet."""
     forbidden: str = ""
     """The API server's refusal (HTTP 401/403) of the read: the run's user lacks the right."""
+    unreachable: str = ""
+    """The API server will not proxy to the node's address (HTTP 400), and no annotation."""
     error: str = ""
     """Any other failure to read it (the kubelet does not answer): the scenario fails."""
 
     @property
     def known(self) -> bool:
-        return not self.forbidden and not self.error
+        return not self.forbidden and not self.unreachable and not self.error
 
     def allows(self, names: Iterable[str]) -> bool:
         """Whether this kubelet admits every one of ``names``."""
@@ -122,8 +141,14 @@ class KubeletAllowlist:
     def describe(self) -> str:
         """``allowedUnsafeSysctls [kernel.msg*, kernel.sem]``, or why it is unknown."""
         if not self.known:
-            return self.forbidden or self.error
-        return f"allowedUnsafeSysctls [{', '.join(self.patterns)}]"
+            return self.forbidden or self.unreachable or self.error
+        where = "" if self.source == "configz" else f" (from {self.source})"
+        return f"allowedUnsafeSysctls [{', '.join(self.patterns)}]{where}"
+
+
+def from_annotation(value: str) -> tuple[str, ...]:
+    """The patterns of an :data:`ANNOTATION` value (``""``: none)."""
+    return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
 def parse_values(text: str) -> tuple[int, ...]:

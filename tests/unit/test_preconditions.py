@@ -89,6 +89,10 @@ def test_a_user_without_nodes_proxy_is_told_which_right_and_how_to_grant_it():
     assert only.startswith("needs the kubelet's configuration (GET /api/v1/nodes/<node>/proxy/")
     assert "n1: no get on the nodes/proxy subresource (HTTP 403)" in only
     assert 'resources ["nodes/proxy"], verbs ["get"]' in only
+    unreachable = KubeletAllowlist(unreachable="HTTP 400: address not allowed")
+    (only,) = unmet_needs(SYSCTL_NEEDS, Facts((Node("vm", kubelet_allowlist=unreachable),)))
+    assert "vm: HTTP 400: address not allowed" in only
+    assert "podshm.io/allowed-unsafe-sysctls" in only
     # Any other failure to read it is not a precondition: the scenario runs and fails.
     broken = Facts((Node("n1", kubelet_allowlist=KubeletAllowlist(error="HTTP 502")),))
     assert unmet_needs(SYSCTL_NEEDS, broken) == []

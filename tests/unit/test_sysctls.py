@@ -204,3 +204,45 @@ def test_the_kubelet_allowlist_is_read_from_configz_and_a_refusal_kept_apart() -
     assert "GET /api/v1/nodes/n1/proxy/configz: HTTP 403" in forbidden.forbidden
     failing = read_kubelet_allowlist(_Api(ApiException(status=502, reason="Bad Gateway")), "n1")  # type: ignore[arg-type]
     assert failing.error and not failing.forbidden
+
+
+def test_a_kubelet_the_api_server_will_not_proxy_to_is_read_from_podshms_annotation() -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    from podshm.kube.facts import read_kubelet_allowlist
+
+    refused = ApiException(status=400, reason="Bad Request")
+    bare = read_kubelet_allowlist(_Api(refused), "vm")  # type: ignore[arg-type]
+    assert not bare.known and "global unicast" in bare.unreachable
+    noted = {sysctls.ANNOTATION: "kernel.msg*,kernel.sem,kernel.shm*"}
+    read = read_kubelet_allowlist(_Api(refused), "vm", noted)  # type: ignore[arg-type]
+    assert read.known and read.patterns == sysctls.IPC_GROUP
+    assert read.describe().startswith(
+        "allowedUnsafeSysctls [kernel.msg*, kernel.sem, kernel.shm*] (from node annotation "
+    )
+    empty = read_kubelet_allowlist(_Api(refused), "vm", {sysctls.ANNOTATION: ""})  # type: ignore[arg-type]
+    assert empty.known and empty.patterns == ()
+    # The live configuration wins where it can be read.
+    body = {"kubeletconfig": {}}
+    assert read_kubelet_allowlist(_Api(body), "vm", noted).patterns == ()  # type: ignore[arg-type]
+
+
+def test_every_up_names_each_kubelets_allowlist_on_its_node(monkeypatch, tmp_path) -> None:
+    notes: list[tuple[str, dict]] = []
+
+    class Api:
+        def __init__(self, layout: Layout) -> None:
+            pass
+
+        def annotate_node(self, name: str, annotations: dict) -> None:
+            notes.append((name, annotations))
+
+    monkeypatch.setattr(converge.probes, "AdminApi", Api)
+    record = _record(
+        unsafe_sysctls=list(sysctls.IPC_GROUP), vm_nodes=[join.NAME], vm_unsafe_sysctls=[]
+    )
+    converge.announce_unsafe_sysctls(Layout(tmp_path), record)
+    assert notes == [
+        ("n1", {sysctls.ANNOTATION: "kernel.msg*,kernel.sem,kernel.shm*"}),
+        (join.NAME, {sysctls.ANNOTATION: ""}),
+    ]

@@ -14,7 +14,13 @@ from kubernetes.client.exceptions import ApiException
 
 from podshm.kube.api import KubeApi, api_error_message
 from podshm.objects import MANAGED_BY_LABEL, node_ready, quantity_to_bytes
-from podshm.sysctls import CONFIGZ_RIGHT, KubeletAllowlist, from_configz
+from podshm.sysctls import (
+    ANNOTATION,
+    CONFIGZ_RIGHT,
+    KubeletAllowlist,
+    from_annotation,
+    from_configz,
+)
 
 
 def _bytes_or_none(value: Any) -> int | None:
@@ -248,9 +254,13 @@ def gather_facts(api: KubeApi, context: str, version: dict[str, Any]) -> Cluster
     )
 
 
-def read_kubelet_allowlist(api: KubeApi, node: str) -> KubeletAllowlist:
+def read_kubelet_allowlist(
+    api: KubeApi, node: str, annotations: dict[str, str] | None = None
+) -> KubeletAllowlist:
     """The node's ``allowedUnsafeSysctls``, from its kubelet's live configuration; a refusal
-    of the read (no nodes/proxy right) and any other failure are kept apart."""
+    of the read (no nodes/proxy right) and any other failure are kept apart. Where the API
+    server will not proxy to the kubelet's address (HTTP 400: podshm's local host node, on
+    loopback), the node's ``annotations`` may name it (:data:`podshm.sysctls.ANNOTATION`)."""
     path = f"GET /api/v1/nodes/{node}/proxy/configz"
     try:
         document = api.node_configz(node)
@@ -258,6 +268,15 @@ def read_kubelet_allowlist(api: KubeApi, node: str) -> KubeletAllowlist:
         text = f"{path}: HTTP {err.status}: {api_error_message(err)}"
         if err.status in (401, 403):
             return KubeletAllowlist(forbidden=f"no {CONFIGZ_RIGHT} ({text})")
+        if err.status == 400:
+            declared = (annotations or {}).get(ANNOTATION)
+            if declared is not None:
+                return KubeletAllowlist(
+                    from_annotation(declared), source=f"node annotation {ANNOTATION}; {text}"
+                )
+            return KubeletAllowlist(
+                unreachable=f"{text} (the API server proxies only to a global unicast address)"
+            )
         return KubeletAllowlist(error=text)
     try:
         return KubeletAllowlist(patterns=from_configz(document))

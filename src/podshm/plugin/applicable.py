@@ -55,9 +55,10 @@ def with_kubelet_allowlists(state: RunState, facts: ClusterFacts, where: Where) 
     API server once per node and run (only for scenarios that declare such a need)."""
     known = state.kubelet_allowlists
     api = state.cluster().api
-    for node in where.nodes(facts):
-        if node.name not in known:
-            known[node.name] = read_kubelet_allowlist(api, node.name)
+    usable = {n.name for n in where.nodes(facts)}
+    for node in facts.nodes:
+        if node.name in usable and node.name not in known:
+            known[node.name] = read_kubelet_allowlist(api, node.name, dict(node.annotations))
     nodes = tuple(
         dataclasses.replace(n, kubelet_allowlist=known[n.name]) if n.name in known else n
         for n in facts.nodes

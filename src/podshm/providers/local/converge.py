@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TextIO
 
+from podshm import sysctls
 from podshm.build.pins import Pins
 from podshm.errors import PodshmError
 from podshm.image import build as image_build
@@ -99,3 +100,13 @@ def set_unsafe_sysctls(
     converged = dataclasses.replace(record, unsafe_sysctls=list(asked))
     write_record(layout, converged)
     return converged
+
+
+def announce_unsafe_sysctls(layout: Layout, record: ClusterRecord) -> None:
+    """Name each node's ``allowedUnsafeSysctls`` on it (:data:`podshm.sysctls.ANNOTATION`, empty
+    for none): the API server cannot proxy to the host node's loopback kubelet, so runs read
+    it here instead of ``/configz``. Every ``up`` rewrites it, so it follows the kubelets."""
+    api = probes.AdminApi(layout)
+    api.annotate_node(record.node, {sysctls.ANNOTATION: ",".join(record.unsafe_sysctls)})
+    for name in record.vm_nodes:
+        api.annotate_node(name, {sysctls.ANNOTATION: ",".join(record.vm_unsafe_sysctls)})

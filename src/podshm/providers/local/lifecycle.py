@@ -97,7 +97,9 @@ def up(
         if unsafe_sysctls is not None:
             existing = converge.set_unsafe_sysctls(layout, existing, unsafe_sysctls, log)
         node_images.import_images(layout, existing.binary_paths(), existing.node, images or {}, log)
-        return vmnodes.converge(layout, existing, vm_nodes, vm_kernel, images or {}, log)
+        existing = vmnodes.converge(layout, existing, vm_nodes, vm_kernel, images or {}, log)
+        converge.announce_unsafe_sysctls(layout, existing)
+        return existing
     binaries = build_binaries(pins, log)
     for runtime in chosen:
         binaries.update(runtime.install(binaries, log))
@@ -126,6 +128,7 @@ def up(
     node_images.announce_images(layout, record.node, images or {})
     _say(log, f"cluster up in {time.monotonic() - started:.0f}s; node {record.node} is Ready")
     record = vmnodes.converge(layout, record, vm_nodes, vm_kernel, images or {}, log)
+    converge.announce_unsafe_sysctls(layout, record)
     _say(log, f"kubeconfig: {record.kubeconfig} (context {record.context})")
     return record
 
