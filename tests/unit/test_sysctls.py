@@ -246,3 +246,15 @@ def test_every_up_names_each_kubelets_allowlist_on_its_node(monkeypatch, tmp_pat
         ("n1", {sysctls.ANNOTATION: "kernel.msg*,kernel.sem,kernel.shm*"}),
         (join.NAME, {sysctls.ANNOTATION: ""}),
     ]
+
+
+def test_a_record_without_newer_settings_keeps_the_older_format(tmp_path: Path) -> None:
+    layout = Layout(tmp_path)
+    layout.root.mkdir(parents=True, exist_ok=True)
+    write_record(layout, _record())
+    assert "unsafe_sysctls" not in json.loads(layout.info.read_text())
+    assert read_record(layout) == _record()
+    allowed = _record(unsafe_sysctls=list(sysctls.IPC_GROUP))
+    write_record(layout, allowed)
+    assert json.loads(layout.info.read_text())["unsafe_sysctls"] == list(sysctls.IPC_GROUP)
+    assert read_record(layout) == allowed
