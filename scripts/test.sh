@@ -5,7 +5,8 @@
 #   2. the runtime matrix: the suite and the workloads under runc, crun and gVisor there,
 #   3. a VM node (QEMU, cgroup v2, its own kernel) joined to it: sysv on both nodes,
 #   4. the upgrade gate: v1.36 -> v1.37 in place on the local cluster,
-#   5. kind: exactly the commands README gives kind users, on a 3-node kind cluster.
+#   5. kind: exactly the commands README gives kind users, on a 3-node kind cluster (and the
+#      sysctl workloads, which need no workload image).
 # Fails - never skips - when a cluster cannot start. Prints how long each stage took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -86,7 +87,9 @@ stage "runtime matrix: the suite and the workloads under runc, crun, gVisor"
 # opt-in workload scenarios too (-m names them; the benchmarks stay out), in four xdist
 # workers (much of a gVisor test is waiting on its sandbox); gVisor's known differences are
 # declared in src/podshm/data/deviations/gvisor.yaml (a deviation that stops happening fails).
-.venv/bin/podshm cluster up --runtimes runc,crun,gvisor --workload-image
+# `--allowed-unsafe-sysctls ipc`: the kubelet admits kernel.msg*, kernel.sem, kernel.shm*, so
+# both sysctl workloads run here (kind below runs the refused one on default kubelets).
+.venv/bin/podshm cluster up --runtimes runc,crun,gvisor --workload-image --allowed-unsafe-sysctls ipc
 .venv/bin/pytest --pyargs podshm.suite -m "not bench or workload" \
   --podshm-runtime-class runc,crun,gvisor -n 4 \
   --junitxml=reports/junit-runtimes.xml -p no:cacheprovider -q
@@ -119,6 +122,10 @@ kind_up=1
   export KUBECONFIG
   .venv/bin/pytest -m sysv --junitxml reports/junit-kind-sysv.xml -p no:cacheprovider
   .venv/bin/pytest --pyargs podshm.suite --junitxml reports/junit-kind.xml -p no:cacheprovider
+  # The sysctl workloads (test image only) on kind's default kubelets, read through configz:
+  # the refused one runs, the allowed one is not applicable.
+  .venv/bin/pytest --pyargs podshm.suite -m workload -k sysctl \
+    --junitxml reports/junit-kind-sysctl.xml -p no:cacheprovider
 )
 # README: the test image from images/Dockerfile, docker build + kind load docker-image.
 (

@@ -17,6 +17,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from podshm import sysctls
+from podshm.sysctls import KubeletAllowlist
+
 NOT_APPLICABLE = "not applicable: "
 """How the reason of a not-applicable scenario starts, wherever pytest keeps it (the skip
 reason, junit's ``<skipped message>``): the run record and the junit reader look for it."""
@@ -33,6 +36,11 @@ class NodeView(Protocol):
 
     @property
     def runtime_handlers(self) -> Mapping[str, Mapping[str, bool]]: ...
+
+    @property
+    def kubelet_allowlist(self) -> KubeletAllowlist | None:
+        """Read only for the needs in :data:`KUBELET_CONFIG_NEEDS` (None: not read)."""
+        ...
 
 
 class FactsView(Protocol):
@@ -98,6 +106,44 @@ def _handler_lacks(feature: str) -> Callable[[FactsView, Where], str | None]:
     return has
 
 
+def _configz_unreadable(facts: FactsView, where: Where) -> str | None:
+    unread = [
+        f"{n.name}: {n.kubelet_allowlist.forbidden or n.kubelet_allowlist.unreachable}"
+        for n in where.nodes(facts)
+        if n.kubelet_allowlist is not None
+        and (n.kubelet_allowlist.forbidden or n.kubelet_allowlist.unreachable)
+    ]
+    return "; ".join(unread) or None
+
+
+def _no_node_allowing(names: tuple[str, ...]) -> Callable[[FactsView, Where], str | None]:
+    """Unmet when every node whose allowlist is known refuses one of ``names`` (a node whose
+    configz could not be read is the ``kubelet_configz`` need's business, or a failure)."""
+
+    def has(facts: FactsView, where: Where) -> str | None:
+        known = [
+            (n.name, n.kubelet_allowlist)
+            for n in where.nodes(facts)
+            if n.kubelet_allowlist is not None and n.kubelet_allowlist.known
+        ]
+        if not known or any(allowlist.allows(names) for _, allowlist in known):
+            return None
+        return "; ".join(f"{name}: {allowlist.describe()}" for name, allowlist in known)
+
+    return has
+
+
+def _no_node_refusing(facts: FactsView, where: Where) -> str | None:
+    known = [
+        (n.name, n.kubelet_allowlist)
+        for n in where.nodes(facts)
+        if n.kubelet_allowlist is not None and n.kubelet_allowlist.known
+    ]
+    if not known or any(sysctls.first_refused_ipc(a.patterns) for _, a in known):
+        return None
+    return "; ".join(f"{name}: {allowlist.describe()}" for name, allowlist in known)
+
+
 NEEDS: dict[str, Need] = {
     need.marker: need
     for need in (
@@ -114,8 +160,38 @@ NEEDS: dict[str, Need] = {
             _handler_lacks("userNamespaces"),
             "run it under a RuntimeClass whose runtime supports them (runc 1.2+, crun 1.9+)",
         ),
+        Need(
+            "kubelet_configz",
+            "the kubelet's configuration (GET /api/v1/nodes/<node>/proxy/configz)",
+            _configz_unreadable,
+            f"grant the run's user {sysctls.CONFIGZ_RIGHT} (a ClusterRole rule: apiGroups "
+            '[""], resources ["nodes/proxy"], verbs ["get"], bound with a ClusterRoleBinding; '
+            "see manifests/rbac/podshm-runner.yaml); a kubelet on a loopback address (podshm's "
+            f"local cluster) is named by the node annotation {sysctls.ANNOTATION} that `podshm "
+            "cluster up` writes: run it to include it",
+        ),
+        Need(
+            "allows_ipc_sysctls",
+            "a node whose kubelet allows the unsafe sysctls " + ", ".join(sysctls.SYSV_LIMITS),
+            _no_node_allowing(sysctls.SYSV_LIMITS),
+            "start the kubelet with --allowed-unsafe-sysctls '"
+            + ",".join(sysctls.IPC_GROUP)
+            + "' (podshm's local cluster: podshm cluster up --allowed-unsafe-sysctls ipc) to "
+            "include it",
+        ),
+        Need(
+            "refuses_ipc_sysctls",
+            "a node whose kubelet refuses an unsafe IPC sysctl",
+            _no_node_refusing,
+            "run it on a node whose allowedUnsafeSysctls leave out one of "
+            + ", ".join(sysctls.UNSAFE_IPC)
+            + " to include it",
+        ),
     )
 }
+KUBELET_CONFIG_NEEDS = frozenset({"kubelet_configz", "allows_ipc_sysctls", "refuses_ipc_sysctls"})
+"""Needs that read each node's kubelet configuration: the plugin reads it (one GET per node,
+once per run) only when a selected scenario declares one of them."""
 
 
 def reason(text: str) -> str:

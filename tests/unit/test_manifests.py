@@ -80,9 +80,38 @@ def test_scenario_manifest_has_sender_and_receiver_running_sleep(name):
         assert c["command"][0] in ("sleep", "/bin/sleep")
 
 
-@pytest.mark.parametrize("name", [n for n in ALL if n != "hostipc.yaml"])
+UNSAFE_SYSCTLS = {"sysctl-unsafe.yaml", "sysctl-sysv-limits.yaml"}
+"""Unsafe namespaced sysctls: their tests run them in a privileged namespace."""
+
+
+@pytest.mark.parametrize(
+    "name", [n for n in ALL if n != "hostipc.yaml" and n not in UNSAFE_SYSCTLS]
+)
 def test_manifest_passes_pod_security_restricted(name):
     assert restricted_violations(render(name)) == []
+
+
+@pytest.mark.parametrize("name", sorted(UNSAFE_SYSCTLS))
+def test_unsafe_sysctl_manifests_break_exactly_the_sysctl_rule(name):
+    pod = render(name)
+    names = [s["name"] for s in pod["spec"]["securityContext"]["sysctls"]]
+    assert baseline_violations(pod) == [f"forbidden sysctls ({', '.join(names)})"]
+    assert restricted_violations(pod) == baseline_violations(pod)
+
+
+def test_the_sysv_limits_manifest_raises_what_its_precondition_names():
+    from podshm.sysctls import SYSV_LIMITS
+
+    sysctls = render("sysctl-sysv-limits.yaml")["spec"]["securityContext"]["sysctls"]
+    assert tuple(s["name"] for s in sysctls) == SYSV_LIMITS
+    assert [c["name"] for c in render("sysctl-sysv-limits.yaml")["spec"]["containers"]] == [
+        "sender",
+        "receiver",
+    ]
+    refused = render("sysctl-unsafe.yaml", SYSCTL="kernel.sem", SYSCTL_VALUE="1 2 3 4")
+    assert refused["spec"]["securityContext"]["sysctls"] == [
+        {"name": "kernel.sem", "value": "1 2 3 4"}
+    ]
 
 
 def test_hostipc_breaks_exactly_the_host_namespace_rule():

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from podshm.preconditions import NEEDS, Where, is_not_applicable, reason, unmet_needs
+from podshm.sysctls import IPC_GROUP, KubeletAllowlist
 
 
 @dataclass(frozen=True)
@@ -13,6 +14,7 @@ class Node:
     name: str
     ready: bool = True
     runtime_handlers: dict = field(default_factory=dict)
+    kubelet_allowlist: KubeletAllowlist | None = None
 
 
 @dataclass(frozen=True)
@@ -59,3 +61,45 @@ def test_a_user_namespaced_pod_needs_its_handler_to_support_user_namespaces_on_i
     pinned = Facts((Node("vm", runtime_handlers=handlers), Node("other")))
     assert unmet_needs(["userns_runtime"], pinned, Where("runc", node="vm")) == []
     assert unmet_needs(["userns_runtime"], pinned, Where("runc")) != []
+
+
+SYSCTL_NEEDS = ["kubelet_configz", "allows_ipc_sysctls"]
+
+
+def test_a_node_allowing_the_ipc_sysctls_is_needed_and_named_when_missing():
+    none = Facts((Node("n1", kubelet_allowlist=KubeletAllowlist()),))
+    assert unmet_needs(SYSCTL_NEEDS, none) == [
+        "needs a node whose kubelet allows the unsafe sysctls kernel.msgmax, kernel.msgmnb, "
+        "kernel.sem; cluster has n1: allowedUnsafeSysctls []: start the kubelet with "
+        "--allowed-unsafe-sysctls 'kernel.msg*,kernel.sem,kernel.shm*' (podshm's local cluster: "
+        "podshm cluster up --allowed-unsafe-sysctls ipc) to include it"
+    ]
+    some = Facts((*none.nodes, Node("n2", kubelet_allowlist=KubeletAllowlist(IPC_GROUP))))
+    assert unmet_needs(SYSCTL_NEEDS, some) == []
+    assert unmet_needs(SYSCTL_NEEDS, some, Where(node="n1")) != []
+    # Only kernel.sem: kernel.msgmax is still refused.
+    sem_only = Facts((Node("n1", kubelet_allowlist=KubeletAllowlist(("kernel.sem",))),))
+    assert unmet_needs(["allows_ipc_sysctls"], sem_only) != []
+
+
+def test_a_user_without_nodes_proxy_is_told_which_right_and_how_to_grant_it():
+    forbidden = KubeletAllowlist(forbidden="no get on the nodes/proxy subresource (HTTP 403)")
+    facts = Facts((Node("n1", kubelet_allowlist=forbidden),))
+    (only,) = unmet_needs(SYSCTL_NEEDS, facts)  # the allowlist need does not guess
+    assert only.startswith("needs the kubelet's configuration (GET /api/v1/nodes/<node>/proxy/")
+    assert "n1: no get on the nodes/proxy subresource (HTTP 403)" in only
+    assert 'resources ["nodes/proxy"], verbs ["get"]' in only
+    unreachable = KubeletAllowlist(unreachable="HTTP 400: address not allowed")
+    (only,) = unmet_needs(SYSCTL_NEEDS, Facts((Node("vm", kubelet_allowlist=unreachable),)))
+    assert "vm: HTTP 400: address not allowed" in only
+    assert "podshm.io/allowed-unsafe-sysctls" in only
+    # Any other failure to read it is not a precondition: the scenario runs and fails.
+    broken = Facts((Node("n1", kubelet_allowlist=KubeletAllowlist(error="HTTP 502")),))
+    assert unmet_needs(SYSCTL_NEEDS, broken) == []
+
+
+def test_the_refused_branch_needs_a_node_refusing_some_ipc_sysctl():
+    allow_ipc = Facts((Node("n1", kubelet_allowlist=KubeletAllowlist(IPC_GROUP)),))
+    assert unmet_needs(["refuses_ipc_sysctls"], allow_ipc) == []  # fs.mqueue.* still refused
+    everything = KubeletAllowlist(("kernel.*", "fs.mqueue.*"))
+    assert unmet_needs(["refuses_ipc_sysctls"], Facts((Node("n1", kubelet_allowlist=everything),)))

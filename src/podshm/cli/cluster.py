@@ -12,7 +12,7 @@ import dataclasses
 import json
 import sys
 
-from podshm import providers
+from podshm import providers, sysctls
 from podshm.build import catalog
 from podshm.build.pins import DEFAULT, pins_for
 from podshm.prepare import pod_images
@@ -83,6 +83,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "linux-image-cloud-amd64, the cloud kernel of this machine's Debian release)",
     )
     p.add_argument(
+        "--allowed-unsafe-sysctls",
+        choices=sorted(sysctls.ALLOWLISTS),
+        default=None,
+        help="local provider: the unsafe namespaced sysctls every kubelet admits (its "
+        "allowedUnsafeSysctls); ipc: "
+        + ",".join(sysctls.ALLOWLISTS["ipc"])
+        + " (SysV limits a pod raises for itself, as Oracle-style workloads do; pytest -m "
+        "workload -k sysctl checks them), none: only the kubelet's safe ones; a changed value "
+        "restarts the kubelets (running pods keep running); default: what the running cluster "
+        "has, none for a new one",
+    )
+    p.add_argument(
         "--no-test-image",
         action="store_true",
         help="do not build and load the podshm test image into the nodes",
@@ -132,14 +144,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def request_from(args: argparse.Namespace) -> Request:
-    """The command line as one request: the version parsed into its pins, runtimes a tuple."""
+    """The command line as one request: the version parsed into its pins, runtimes a tuple,
+    the sysctl choice into its patterns."""
     runtimes = tuple(n.strip() for n in args.runtimes.split(",")) if args.runtimes else None
+    allowlist = args.allowed_unsafe_sysctls
     return Request(
         pins_for(args.k8s_version),
         args.nodes,
         runtimes,
         vm_nodes=args.vm_nodes,
         vm_kernel=args.vm_kernel,
+        unsafe_sysctls=None if allowlist is None else sysctls.ALLOWLISTS[allowlist],
     )
 
 

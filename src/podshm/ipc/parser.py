@@ -16,6 +16,8 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any, NoReturn
 
+from .argtypes import checked as _checked
+from .argtypes import csv_of, one_of
 from .common import DEFAULT_TEXT
 from .peers.wire import MIN_SIZE, MODES, ROLES, TRANSPORTS
 from .result import DEFAULT_POLL_S, DEFAULT_TIMEOUT_S, UsageError
@@ -46,40 +48,6 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(message, f"bad usage: {message} (see `{self.prog} --help`)")
-
-
-def _checked(
-    convert: Callable[[str], Any], ok: Callable[[Any], bool], what: str
-) -> Callable[[str], Any]:
-    """An argparse type whose error says what was expected instead of "invalid value"."""
-
-    def parse(text: str) -> Any:
-        try:
-            value = convert(text)
-        except ValueError:
-            value = None
-        if value is None or not ok(value):
-            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
-        return value
-
-    return parse
-
-
-def csv_of(item: Callable[[str], Any], what: str) -> Callable[[str], tuple]:
-    """An argparse type for a comma-separated list whose items ``item`` checks one by one."""
-
-    def parse(text: str) -> tuple:
-        values = tuple(item(part) for part in text.split(",") if part)
-        if not values:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a list of {what}")
-        return values
-
-    return parse
-
-
-def one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
-    """An argparse type accepting exactly these words (usable inside :func:`csv_of`)."""
-    return _checked(str, lambda v: v in choices, "one of " + ", ".join(choices))
 
 
 _seconds = _checked(float, lambda v: math.isfinite(v) and v >= 0, "a number of seconds >= 0")
@@ -258,6 +226,16 @@ COMMANDS: dict[str, tuple[str, str, Callable[[], list[Flag]]]] = {
             *_WAIT,
             _flag("--type", type=int, default=0, help="0 = any"),
         ],
+    ),
+    "sysv-sem-set": (
+        "sysvlimits.sem_set",
+        "semget(IPC_PRIVATE) a set of --nsems semaphores, remove it: SEMMSL of kernel.sem",
+        lambda: [_flag("--nsems", type=_positive, required=True)],
+    ),
+    "sysv-msg-size": (
+        "sysvlimits.msg_size",
+        "msgsnd one message of --bytes to a private queue, remove it: kernel.msgmax",
+        lambda: [_flag("--bytes", type=_positive, required=True)],
     ),
     "posix-shm-send": (
         "posix.shm_send",

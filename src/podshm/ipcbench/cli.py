@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from podshm.errors import PodshmError
-from podshm.ipc.parser import csv_of, message_size, one_of
+from podshm.ipc.argtypes import csv_of, one_of
+from podshm.ipc.parser import message_size
 from podshm.ipc.peers.batch import IMPLS, PLACEMENTS
 from podshm.ipc.peers.wire import MAX_SIZE, MIN_SIZE, MODES, TRANSPORTS
 from podshm.ipcbench.config import (

@@ -123,6 +123,10 @@ class KubeApi:
         """One node, fresh (allocatable can change while a run is going)."""
         return self._json("GET", f"/api/v1/nodes/{name}")
 
+    def node_configz(self, name: str) -> dict[str, Any]:
+        """The node's kubelet configuration as it runs (``nodes/proxy`` ``/configz``)."""
+        return self._json("GET", f"/api/v1/nodes/{name}/proxy/configz")
+
     def access_allowed(
         self, verb: str, resource: str, subresource: str = "", group: str = ""
     ) -> tuple[bool, str]:

@@ -14,6 +14,13 @@ from kubernetes.client.exceptions import ApiException
 
 from podshm.kube.api import KubeApi, api_error_message
 from podshm.objects import MANAGED_BY_LABEL, node_ready, quantity_to_bytes
+from podshm.sysctls import (
+    ANNOTATION,
+    CONFIGZ_RIGHT,
+    KubeletAllowlist,
+    from_annotation,
+    from_configz,
+)
 
 
 def _bytes_or_none(value: Any) -> int | None:
@@ -59,6 +66,9 @@ class NodeFacts:
     """Handler name (``""``: the default) -> the features the runtime reports for it
     (``status.runtimeHandlers``: ``userNamespaces``, ``recursiveReadOnlyMounts``)."""
     """``repo:tag`` -> ``repo@sha256:...`` for the images the node holds (same entry)."""
+    kubelet_allowlist: KubeletAllowlist | None = field(default=None, compare=False)
+    """The unsafe sysctls its kubelet allows; read only for scenarios that need it
+    (:func:`read_kubelet_allowlist`), None until then."""
 
     @property
     def runtime_name(self) -> str:
@@ -242,3 +252,33 @@ def gather_facts(api: KubeApi, context: str, version: dict[str, Any]) -> Cluster
         nodes_error=nodes_error,
         platform=str(version.get("platform", "")),
     )
+
+
+def read_kubelet_allowlist(
+    api: KubeApi, node: str, annotations: dict[str, str] | None = None
+) -> KubeletAllowlist:
+    """The node's ``allowedUnsafeSysctls``, from its kubelet's live configuration; a refusal
+    of the read (no nodes/proxy right) and any other failure are kept apart. Where the API
+    server will not proxy to the kubelet's address (HTTP 400: podshm's local host node, on
+    loopback), the node's ``annotations`` may name it (:data:`podshm.sysctls.ANNOTATION`)."""
+    path = f"GET /api/v1/nodes/{node}/proxy/configz"
+    try:
+        document = api.node_configz(node)
+    except ApiException as err:
+        text = f"{path}: HTTP {err.status}: {api_error_message(err)}"
+        if err.status in (401, 403):
+            return KubeletAllowlist(forbidden=f"no {CONFIGZ_RIGHT} ({text})")
+        if err.status == 400:
+            declared = (annotations or {}).get(ANNOTATION)
+            if declared is not None:
+                return KubeletAllowlist(
+                    from_annotation(declared), source=f"node annotation {ANNOTATION}; {text}"
+                )
+            return KubeletAllowlist(
+                unreachable=f"{text} (the API server proxies only to a global unicast address)"
+            )
+        return KubeletAllowlist(error=text)
+    try:
+        return KubeletAllowlist(patterns=from_configz(document))
+    except ValueError as err:
+        return KubeletAllowlist(error=f"{path}: {err}")

@@ -8,13 +8,22 @@ names the needs this cluster does not meet, and the summary lists every scenario
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from podshm.errors import PodshmError
-from podshm.kube.facts import ClusterFacts
+from podshm.kube.facts import ClusterFacts, read_kubelet_allowlist
 from podshm.plugin.params import NODE_FIXTURE, RUNTIME_FIXTURE, item_param
 from podshm.plugin.state import RunState
-from podshm.preconditions import NEEDS, Where, is_not_applicable, reason, unmet_needs
+from podshm.preconditions import (
+    KUBELET_CONFIG_NEEDS,
+    NEEDS,
+    Where,
+    is_not_applicable,
+    reason,
+    unmet_needs,
+)
 
 REASONS_KEY = pytest.StashKey[list[str]]()
 
@@ -35,8 +44,26 @@ def reasons(state: RunState, item: pytest.Item) -> list[str]:
         runtime_class = item_param(item, RUNTIME_FIXTURE)
         node = item_param(item, NODE_FIXTURE) or state.require_settings().node
         where = Where(handlers.get(runtime_class or "", runtime_class or ""), node)
+        if KUBELET_CONFIG_NEEDS & set(markers):
+            facts = with_kubelet_allowlists(state, facts, where)
         item.stash[REASONS_KEY] = unmet_needs(markers, facts, where)
     return item.stash[REASONS_KEY]
+
+
+def with_kubelet_allowlists(state: RunState, facts: ClusterFacts, where: Where) -> ClusterFacts:
+    """The facts with the kubelet allowlist of each node ``where`` may use, read through the
+    API server once per node and run (only for scenarios that declare such a need)."""
+    known = state.kubelet_allowlists
+    api = state.cluster().api
+    usable = {n.name for n in where.nodes(facts)}
+    for node in facts.nodes:
+        if node.name in usable and node.name not in known:
+            known[node.name] = read_kubelet_allowlist(api, node.name, dict(node.annotations))
+    nodes = tuple(
+        dataclasses.replace(n, kubelet_allowlist=known[n.name]) if n.name in known else n
+        for n in facts.nodes
+    )
+    return dataclasses.replace(facts, nodes=nodes)
 
 
 def skip_if_not_applicable(state: RunState, item: pytest.Item) -> None:

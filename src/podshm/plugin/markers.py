@@ -24,6 +24,13 @@ MARKERS: dict[str, str] = {
     "(node status runtimeHandlers); reported not applicable under one without",
     "multinode": "needs two Ready nodes: on a cluster with fewer it is reported not applicable "
     "(skipped with that reason, outcome not-applicable in the run record)",
+    "kubelet_configz": "reads the kubelet's configuration (GET nodes/<node>/proxy/configz): "
+    "reported not applicable for a user without get on nodes/proxy",
+    "allows_ipc_sysctls": "needs a node whose kubelet allows the unsafe IPC sysctls "
+    "kernel.msgmax, kernel.msgmnb, kernel.sem (allowedUnsafeSysctls; podshm cluster up "
+    "--allowed-unsafe-sysctls ipc); reported not applicable on a cluster without one",
+    "refuses_ipc_sysctls": "needs a node whose kubelet refuses some unsafe IPC sysctl; "
+    "reported not applicable where every one is allowed",
     "cluster_scoped": "creates a cluster-scoped object (a RuntimeClass) for the test; deselect "
     "on shared clusters with -m 'not cluster_scoped' (RBAC: manifests/rbac/podshm-runner.yaml)",
     "bench": "benchmark, deselected unless -m names it (e.g. -m bench)",

@@ -24,6 +24,7 @@ from podshm.overrides import Override, load_overrides
 from podshm.plugin.options import settings_from_config
 from podshm.podimages import WORKLOAD
 from podshm.settings import RUN_ID_ENV, Settings
+from podshm.sysctls import KubeletAllowlist
 from podshm.target import (
     Target,
     check_image_held,
@@ -83,6 +84,9 @@ class RunState:
     cgroup_versions: dict[str, int | None] = field(default_factory=dict)
     """Node name -> its cgroup version, read once per node from the first running pod there."""
     """``test id: reason`` of every scenario this cluster could not host (the summary)."""
+    kubelet_allowlists: dict[str, KubeletAllowlist] = field(default_factory=dict)
+    """Node name -> the unsafe sysctls its kubelet allows, read once per node when a selected
+    scenario needs it (:func:`podshm.plugin.applicable.with_kubelet_allowlists`)."""
     saw_namespaces: bool = False
     kept: list[str] = field(default_factory=list)
     """``test id: where its pods are`` of every failed test whose pods were kept."""

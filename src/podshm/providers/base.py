@@ -33,6 +33,9 @@ class Request:
     a running cluster has (none for a new one)."""
     vm_kernel: str | None = None
     """The Debian kernel package the VM nodes boot; None: the provider's default."""
+    unsafe_sysctls: tuple[str, ...] | None = None
+    """The kubelets' ``allowedUnsafeSysctls`` patterns (local provider; ``()``: none); None:
+    whatever a running cluster has (none for a new one)."""
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,16 @@ def sysv_msg_recv(expect: str = TEXT, timeout: float = RECV_TIMEOUT_S) -> Argv:
     return ["sysv-msg-recv", "--proj-id", str(PROJ_ID), "--expect", expect, *_timeout(timeout)]
 
 
+def sysv_sem_set(nsems: int) -> Argv:
+    """Make (and remove) a private semaphore set of ``nsems``: EINVAL above SEMMSL."""
+    return ["sysv-sem-set", "--nsems", str(nsems)]
+
+
+def sysv_msg_size(size: int) -> Argv:
+    """Send (and remove) one message of ``size`` bytes: EINVAL above kernel.msgmax."""
+    return ["sysv-msg-size", "--bytes", str(size)]
+
+
 def same_key(sent: IpcResult) -> Argv:
     """A SysV receiver's ``--expect-key``: the key the sender derived, so a receiver deriving
     another (a different file behind the same path) fails at once, not after its receive

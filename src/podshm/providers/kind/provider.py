@@ -63,6 +63,13 @@ class KindProvider:
                 "kind's nodes are containers on this machine's kernel: it has no VM nodes",
                 "use the local provider for a VM node (--provider local --vm-nodes 1)",
             )
+        if request.unsafe_sysctls:
+            raise PodshmError(
+                "podshm's kind cluster starts its kubelets without unsafe sysctls",
+                "use the local provider (--provider local --allowed-unsafe-sysctls ipc), or a "
+                "kind config of your own with allowedUnsafeSysctls in a KubeletConfiguration "
+                "patch",
+            )
 
     def up(self, request: Request, log: TextIO) -> Running:
         """Start (or reuse) the cluster with ``request.nodes`` nodes at its pins, then load the

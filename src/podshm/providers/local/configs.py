@@ -178,6 +178,7 @@ def kubelet_document(
     runtime_endpoint: str,
     address: str = "127.0.0.1",
     taints: tuple[dict[str, str], ...] = (),
+    unsafe_sysctls: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """KubeletConfiguration for a node whose PID 1 is not systemd (pure): the host node
     (cgroup v1) and the VM node (cgroup v2) differ only in the arguments.
@@ -223,6 +224,10 @@ def kubelet_document(
     }
     if taints:
         doc["registerWithTaints"] = [dict(t) for t in taints]
+    if unsafe_sysctls:
+        # Namespaced sysctls a pod may set beyond the kubelet's safe ones (a pattern may end
+        # in "*"); the kubelet refuses to start on one not known to be namespaced.
+        doc["allowedUnsafeSysctls"] = list(unsafe_sysctls)
     # Every field above exists in each supported minor (1.33-1.37), checked against
     # k8s.io/kubelet@v0.<minor>.<patch> config/v1beta1/types.go. failCgroupV1 exists since
     # 1.31 but defaults to false up to 1.34 and to true from 1.35 (same file, "Default: true"),
@@ -239,6 +244,7 @@ def kubelet_config(
     ca: Path,
     serving: Pair,
     cgroup_root: str,
+    unsafe_sysctls: tuple[str, ...] = (),
 ) -> Path:
     """The host node's kubelet config (loopback only), written under the cluster's state."""
     doc = kubelet_document(
@@ -247,6 +253,7 @@ def kubelet_config(
         serving=serving,
         cgroup_root=cgroup_root,
         runtime_endpoint=f"unix://{layout.containerd_socket}",
+        unsafe_sysctls=unsafe_sysctls,
     )
     path = layout.config / "kubelet.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))

@@ -1,7 +1,8 @@
 """A running local cluster brought to what ``up`` asks for, in place, where that is possible:
 runtimes it lacks are added (``make suite`` starts runc alone, ``make test`` wants three), a
 control plane started with other flags (an older podshm's: no audit log) is restarted with
-this podshm's, daemons outside the accounting cgroup are moved in. A different Kubernetes
+this podshm's, daemons outside the accounting cgroup are moved in, a changed
+``--allowed-unsafe-sysctls`` restarts the kubelet with it. A different Kubernetes
 version is not something ``up`` changes (``podshm gate`` upgrades)."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import dataclasses
 from pathlib import Path
 from typing import TextIO
 
+from podshm import sysctls
 from podshm.build.pins import Pins
 from podshm.errors import PodshmError
 from podshm.image import build as image_build
@@ -117,3 +119,35 @@ def account_daemons(layout: Layout) -> int:
     return sum(
         1 for pid in pids if pid is not None and not accounting.member(pid) and accounting.join(pid)
     )
+
+
+def set_unsafe_sysctls(
+    layout: Layout, record: ClusterRecord, asked: tuple[str, ...], log: TextIO
+) -> ClusterRecord:
+    """Restart the host node's kubelet allowing ``asked`` (its ``allowedUnsafeSysctls``) when
+    it runs with other patterns; running pods keep running (their containers are not the
+    kubelet's children), as in an in-place upgrade. The VM node follows in :mod:`.vmnodes`."""
+    if list(asked) == record.unsafe_sysctls:
+        return record
+    shown = ",".join(asked) or "none"
+    was = ",".join(record.unsafe_sysctls) or "none"
+    _say(log, f"restarting the kubelet with allowedUnsafeSysctls {shown} (was {was})")
+    daemons.stop(layout, "kubelet")
+    startup.start_kubelet(layout, record.binary_paths(), record.pins, asked)
+    api = probes.AdminApi(layout)
+    daemons.wait_for(
+        layout, "kubelet", lambda: api.node_ready(record.node), timeout=120, what="node Ready"
+    )
+    converged = dataclasses.replace(record, unsafe_sysctls=list(asked))
+    write_record(layout, converged)
+    return converged
+
+
+def announce_unsafe_sysctls(layout: Layout, record: ClusterRecord) -> None:
+    """Name each node's ``allowedUnsafeSysctls`` on it (:data:`podshm.sysctls.ANNOTATION`, empty
+    for none): the API server cannot proxy to the host node's loopback kubelet, so runs read
+    it here instead of ``/configz``. Every ``up`` rewrites it, so it follows the kubelets."""
+    api = probes.AdminApi(layout)
+    api.annotate_node(record.node, {sysctls.ANNOTATION: ",".join(record.unsafe_sysctls)})
+    for name in record.vm_nodes:
+        api.annotate_node(name, {sysctls.ANNOTATION: ",".join(record.vm_unsafe_sysctls)})

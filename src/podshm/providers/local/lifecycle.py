@@ -69,12 +69,15 @@ def up(
     runtimes: tuple[str, ...] | None = None,
     vm_nodes: int | None = None,
     vm_kernel: str | None = None,
+    unsafe_sysctls: tuple[str, ...] | None = None,
 ) -> ClusterRecord:
     """Start the cluster, or reuse a healthy one; a dead one's leftovers are cleaned first.
 
     ``runtimes`` (default runc) become containerd handlers and RuntimeClasses; a running
     cluster gets the ones it lacks added (None: whatever it has is fine). ``vm_nodes`` (0 or
     1) QEMU nodes with ``vm_kernel`` join it (:mod:`.vmnodes`; None: whatever runs).
+    ``unsafe_sysctls``: the kubelets' ``allowedUnsafeSysctls`` (None: what a running cluster
+    has, none for a new one; a change restarts the kubelets).
 
     ``images`` maps image references to OCI archives imported before the kubelet
     starts (the pause image always is). Ctrl-C or any failure tears down what was
@@ -93,8 +96,12 @@ def up(
         converge.control_plane_flags(layout, existing, log)
         if runtimes is not None:
             existing = converge.add_runtimes(layout, existing, chosen, cni_bin, log)
+        if unsafe_sysctls is not None:
+            existing = converge.set_unsafe_sysctls(layout, existing, unsafe_sysctls, log)
         node_images.import_images(layout, existing.binary_paths(), existing.node, images or {}, log)
-        return vmnodes.converge(layout, existing, vm_nodes, vm_kernel, images or {}, log)
+        existing = vmnodes.converge(layout, existing, vm_nodes, vm_kernel, images or {}, log)
+        converge.announce_unsafe_sysctls(layout, existing)
+        return existing
     binaries = build_binaries(pins, log)
     for runtime in chosen:
         binaries.update(runtime.install(binaries, log))
@@ -105,7 +112,17 @@ def up(
     preflight.check_ports_free()
     started = time.monotonic()
     try:
-        record = _start(layout, binaries, pins, cni_bin, images or {}, log, node_timeout, chosen)
+        record = _start(
+            layout,
+            binaries,
+            pins,
+            cni_bin,
+            images or {},
+            log,
+            node_timeout,
+            chosen,
+            unsafe_sysctls or (),
+        )
     except BaseException:
         _say(log, "start failed or was interrupted: tearing down what was started")
         teardown.teardown(layout, remove_state=False)
@@ -113,6 +130,7 @@ def up(
     node_images.announce_images(layout, record.node, images or {})
     _say(log, f"cluster up in {time.monotonic() - started:.0f}s; node {record.node} is Ready")
     record = vmnodes.converge(layout, record, vm_nodes, vm_kernel, images or {}, log)
+    converge.announce_unsafe_sysctls(layout, record)
     _say(log, f"kubeconfig: {record.kubeconfig} (context {record.context})")
     return record
 
@@ -162,6 +180,7 @@ def _start(
     log: TextIO,
     node_timeout: float,
     runtimes: list[Runtime],
+    unsafe_sysctls: tuple[str, ...] = (),
 ) -> ClusterRecord:
     node = node_name()
     _prepare_state(layout, node)
@@ -181,7 +200,7 @@ def _start(
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         imported = pool.submit(node_images.import_missing, layout, binaries, images, log)
         _say(log, f"starting the kubelet and kube-apiserver {pins.kubernetes}, then controllers")
-        startup.start_kubelet(layout, binaries, pins)
+        startup.start_kubelet(layout, binaries, pins, unsafe_sysctls)
         startup.start_control_plane(layout, binaries)
         imported.result()
     _say(log, f"waiting for node {node} to be Ready")
@@ -199,6 +218,7 @@ def _start(
             ref: str(archive) for ref, archive in {pause.ref: pause.archive_path, **images}.items()
         },
         runtimes=[r.name for r in runtimes],
+        unsafe_sysctls=list(unsafe_sysctls),
     )
     write_record(layout, record)
     return record

@@ -50,6 +50,7 @@ class LocalProvider:
             runtimes=request.runtimes,
             vm_nodes=request.vm_nodes,
             vm_kernel=request.vm_kernel,
+            unsafe_sysctls=request.unsafe_sysctls,
         )
         return _running(record)
 

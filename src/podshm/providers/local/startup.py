@@ -30,8 +30,11 @@ def start_etcd(layout: Layout, binary: Path) -> None:
     )
 
 
-def start_kubelet(layout: Layout, binaries: dict[str, Path], pins: Pins) -> None:
-    """Write the kubelet config for the minor of ``pins`` and start that kubelet."""
+def start_kubelet(
+    layout: Layout, binaries: dict[str, Path], pins: Pins, unsafe_sysctls: tuple[str, ...] = ()
+) -> None:
+    """Write the kubelet config for the minor of ``pins`` (allowing ``unsafe_sysctls``) and
+    start that kubelet."""
     teardown.ensure_cgroups()
     serving = pki.Pair(layout.pki / "kubelet-serving.crt", layout.pki / "kubelet-serving.key")
     kubelet_yaml = configs.kubelet_config(
@@ -40,6 +43,7 @@ def start_kubelet(layout: Layout, binaries: dict[str, Path], pins: Pins) -> None
         ca=layout.pki / "ca.crt",
         serving=serving,
         cgroup_root=f"/{teardown.CGROUP_PARENT}",
+        unsafe_sysctls=unsafe_sysctls,
     )
     path_env = f"{binaries['containerd'].parent}:{os.environ.get('PATH', '/usr/bin:/bin')}"
     pid = daemons.start(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 from podshm.build.pins import Pins, pins_for
@@ -34,6 +34,10 @@ class ClusterRecord:
     """The Debian kernel package the VM nodes boot (``--vm-kernel``)."""
     vm_images: dict[str, str] = field(default_factory=dict)
     """The images the VM nodes hold: reference -> OCI archive."""
+    unsafe_sysctls: list[str] = field(default_factory=list)
+    """The kubelet's ``allowedUnsafeSysctls`` patterns (``--allowed-unsafe-sysctls``)."""
+    vm_unsafe_sysctls: list[str] = field(default_factory=list)
+    """The same, as the running VM node's kubelet was started with."""
 
     @property
     def pins(self) -> Pins:
@@ -63,9 +67,21 @@ def read_record(layout: Layout) -> ClusterRecord | None:
         return None
 
 
+def _defaults() -> dict[str, object]:
+    return {
+        f.name: f.default_factory() if f.default_factory is not MISSING else f.default
+        for f in fields(ClusterRecord)
+        if f.default is not MISSING or f.default_factory is not MISSING
+    }
+
+
 def write_record(layout: Layout, record: ClusterRecord) -> None:
-    """Record what runs (``cluster.json``)."""
-    layout.info.write_text(json.dumps(asdict(record), indent=1))
+    """Record what runs (``cluster.json``). A field at its default is left out, so a cluster
+    that uses no newer setting stays readable by the podshm before it (its ``read_record``
+    refuses keys it does not know, and would take the cluster for a broken one)."""
+    defaults = _defaults()
+    data = {k: v for k, v in asdict(record).items() if k not in defaults or v != defaults[k]}
+    layout.info.write_text(json.dumps(data, indent=1))
 
 
 def healthy(layout: Layout) -> bool:

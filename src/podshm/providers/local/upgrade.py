@@ -70,7 +70,7 @@ def upgrade(pins: Pins, log: TextIO = sys.stderr) -> dict[str, float]:
     step = time.monotonic()
     print(f"podshm: upgrading the kubelet on {info.node} (its pods keep running)", file=log)
     daemons.stop(layout, "kubelet")
-    startup.start_kubelet(layout, binaries, pins)
+    startup.start_kubelet(layout, binaries, pins, tuple(info.unsafe_sysctls))
     api = AdminApi(layout)
     daemons.wait_for(
         layout,

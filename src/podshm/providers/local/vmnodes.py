@@ -2,8 +2,9 @@
 none, or one QEMU node joined to the running control plane (:mod:`.vm.join`).
 
 ``up`` converges a running cluster in place, as it does for runtimes: a VM node asked for and
-missing is booted and joined; one running with another kernel or without the images the host
-node now holds is booted again; ``--vm-nodes 0`` stops it and deletes its Node object; a
+missing is booted and joined; one running with another kernel, without the images the host
+node now holds or with other unsafe sysctls than the cluster's (``--allowed-unsafe-sysctls``) is
+booted again; ``--vm-nodes 0`` stops it and deletes its Node object; a
 QEMU that was killed is recovered by the next ``up``. Not asking (``None``) keeps what runs.
 """
 
@@ -64,6 +65,11 @@ def _current(layout: Layout, record: ClusterRecord, kernel_package: str, images:
         return f"it boots {record.vm_kernel}, {kernel_package} was asked for"
     if not images <= set(record.vm_images):
         return "it lacks " + ", ".join(sorted(images - set(record.vm_images)))
+    if record.vm_unsafe_sysctls != record.unsafe_sysctls:
+        return (
+            f"its kubelet allows the unsafe sysctls {','.join(record.vm_unsafe_sysctls) or 'none'}"
+            f", the cluster's {','.join(record.unsafe_sysctls) or 'none'}"
+        )
     if not probes.AdminApi(layout).node_ready(join.NAME):
         return f"node {join.NAME} is not Ready"
     return ""
@@ -84,7 +90,9 @@ def converge(
         if record.vm_nodes or join.running():
             _say(log, f"removing the VM node {join.NAME}")
             join.stop(layout, forget=True)
-        converged = dataclasses.replace(record, vm_nodes=[], vm_kernel="", vm_images={})
+        converged = dataclasses.replace(
+            record, vm_nodes=[], vm_kernel="", vm_images={}, vm_unsafe_sysctls=[]
+        )
     else:
         chosen = _vm_images(record, images)
         why = _current(layout, record, package, set(chosen))
@@ -95,7 +103,14 @@ def converge(
         join.stop(layout)
         pause = image_build.build_pause_image()
         joined = join.start(
-            layout, record.pins, record.binary_paths(), chosen, pause.ref, package, log=log
+            layout,
+            record.pins,
+            record.binary_paths(),
+            chosen,
+            pause.ref,
+            package,
+            log=log,
+            unsafe_sysctls=tuple(record.unsafe_sysctls),
         )
         node_images.announce_images(layout, joined.name, chosen)
         converged = dataclasses.replace(
@@ -103,6 +118,7 @@ def converge(
             vm_nodes=[joined.name],
             vm_kernel=package,
             vm_images={ref: str(archive) for ref, archive in chosen.items()},
+            vm_unsafe_sysctls=list(record.unsafe_sysctls),
         )
     if converged != record:
         write_record(layout, converged)

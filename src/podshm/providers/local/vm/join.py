@@ -107,7 +107,11 @@ def credentials(layout: Layout, plan: NetworkPlan = PLAN) -> Credentials:
 
 
 def guest_files(
-    creds: Credentials, pins: Pins, pause_image: str, plan: NetworkPlan = PLAN
+    creds: Credentials,
+    pins: Pins,
+    pause_image: str,
+    plan: NetworkPlan = PLAN,
+    unsafe_sysctls: tuple[str, ...] = (),
 ) -> dict[str, bootdisk.File]:
     """Guest path (relative to ``/``) -> content and mode: certificates, kubeconfig, kubelet
     config, containerd config and the CNI network of the VM node (pure but for reading the
@@ -131,6 +135,7 @@ def guest_files(
         runtime_endpoint=f"unix://{CONTAINERD_SOCKET}",
         address=plan.guest_ip,
         taints=(TAINT,),
+        unsafe_sysctls=unsafe_sysctls,
     )
     runtime_table = runc.RUNTIME.containerd_table(
         {"runc": Path("/usr/local/bin/runc")}, Path("/run/containerd/runc"), Path(ETC)
@@ -231,6 +236,7 @@ def start(
     vm_layout: VmLayout | None = None,
     log: TextIO = sys.stderr,
     timeout: float = 420.0,
+    unsafe_sysctls: tuple[str, ...] = (),
 ) -> Joined:
     """Boot the VM node and wait until it is Ready in the cluster of ``layout``."""
     vm_layout = vm_layout or VmLayout()
@@ -243,7 +249,7 @@ def start(
         )
     found = node.parts(config, progress=lambda msg: _say(log, msg))
     creds = credentials(layout, config.plan)
-    files = guest_files(creds, pins, pause_image, config.plan)
+    files = guest_files(creds, pins, pause_image, config.plan, unsafe_sysctls)
     store = imagestore.store_disk(
         binaries["containerd"], binaries["ctr"], images, progress=lambda msg: _say(log, msg)
     )
